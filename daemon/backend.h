@@ -54,7 +54,9 @@ public:
 
     // Start the process. `done` runs exactly once on the loop thread (possibly
     // before spawn() returns). After a successful spawn, `exited` runs once
-    // when the main process has exited and been reaped.
+    // when the main process has exited; it is reaped right after `exited`
+    // returns, so its pid (and process group id) cannot be reused while
+    // `exited` calls cleanup().
     virtual void spawn(const SpawnSpec& spec, SpawnDone done, ExitFn exited) = 0;
     // Signal the main process, or with `tree` every process of the program
     // (process group / scope). Returns 0 or an errno value.

@@ -51,8 +51,8 @@ struct Diagnostic {
 enum class AutoRestart { False, Unexpected, True };
 
 struct LogFileConfig {
-    // Empty path: no file. "AUTO" is resolved at load time into a path in
-    // childlogdir (supervisord's naming), so `path` is always final.
+    // Empty path and !isAuto: no file. AUTO sets isAuto and leaves `path`
+    // empty: the engine names the file in childlogdir (supervisord's naming).
     std::string path;
     bool isAuto = false;
     uint64_t maxBytes = 50 * 1024 * 1024; // 0 = never rotate
@@ -100,6 +100,7 @@ struct ProcessConfig {
     std::string namespec() const { return group == name ? name : group + ":" + name; }
     // Equality for reload: everything but the source location.
     bool sameAs(const ProcessConfig& o) const;
+    bool operator==(const ProcessConfig&) const = default; // including loc
 };
 
 struct GroupConfig {
@@ -175,6 +176,10 @@ struct Config {
 struct LoadContext {
     std::map<std::string, std::string> env; // the daemon's environment (for %(ENV_X)s)
     std::string hostname;
+    uid_t euid = 0; // the daemon's user: chooses the default state_dir
+    // false: [include] is checked but no included file is read (fuzzing,
+    // syntax checks of a single file).
+    bool readIncludes = true;
     static LoadContext fromProcess();
 };
 

@@ -1,1 +1,959 @@
-// placeholder
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "engine.h"
+
+#include <algorithm>
+#include <csignal>
+#include <glob.h>
+#include <future>
+#include <random>
+#include <thread>
+
+#include <unistd.h>
+
+#include "log_read.h"
+#include "logging.h"
+#include "spawn.h"
+
+namespace scopevisor {
+namespace {
+
+ProgramResult resultFor(const Program& p, Error e = {}) {
+    return ProgramResult{p.namespec(), p.config().name, p.config().group, std::move(e)};
+}
+
+// supervisord: a start waiter completes on RUNNING (ok), on a spawn error
+// (BACKOFF/FATAL with spawnerr) or on anything else that is not STARTING.
+std::optional<Status> startOutcome(const Program& p) {
+    switch (p.state()) {
+    case ProcessState::Starting:
+        return std::nullopt;
+    case ProcessState::Running:
+        return okStatus();
+    case ProcessState::Backoff:
+    case ProcessState::Fatal:
+        if (!p.spawnError().empty())
+            return Status(Error{ErrorCode::SpawnFailed, p.namespec() + ": " + p.spawnError()});
+        [[fallthrough]];
+    default:
+        return Status(Error{ErrorCode::AbnormalTermination, p.namespec() + ": abnormal termination"});
+    }
+}
+
+std::string randomSuffix() {
+    static std::mt19937 rng{std::random_device{}()};
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+    std::string s;
+    for (int i = 0; i < 8; ++i)
+        s += chars[rng() % (sizeof chars - 1)];
+    return s;
+}
+
+} // namespace
+
+Engine::Engine(Loop& loop, Backend& backend, config::Config cfg, EngineOptions opts)
+    : loop_(loop), backend_(backend), config_(std::move(cfg)), opts_(std::move(opts)) {
+    log::setSink([this](log::Level, std::string_view line) {
+        std::lock_guard lock(mainLogMutex_);
+        std::string l(line);
+        l += '\n';
+        mainLog_.append(l, mainLogSeq_);
+        if (mainLogFile_)
+            mainLogFile_->write(l);
+    });
+    if (!config_.daemon.logfile.empty()) {
+        mainLogFile_ = std::make_unique<LogFile>(config_.daemon.logfile, config_.daemon.logfileMaxbytes,
+                                                 config_.daemon.logfileBackups);
+        std::string err;
+        if (!mainLogFile_->open(&err)) {
+            mainLogFile_.reset();
+            log::error("cannot open the log file: " + err);
+        }
+    }
+}
+
+Engine::~Engine() {
+    log::setSink(nullptr);
+    groups_.clear();
+}
+
+void Engine::begin() {
+    if (!config_.daemon.nocleanup)
+        cleanupAutoLogs();
+    for (const auto& g : config_.groups)
+        activateGroup(g);
+    begun_ = true;
+    // At start-up every autostart program is spawned in the same pass,
+    // priority only ordering them (supervisord §3.5).
+    for (auto* p : programsInOrder())
+        p->autostart();
+}
+
+// ---- groups -------------------------------------------------------------
+
+std::string Engine::autoLogPath(const config::ProcessConfig& p, const char* channel) {
+    std::string dir = config_.daemon.childlogdir;
+    if (dir.empty()) {
+        const char* t = getenv("TMPDIR");
+        dir = t && *t ? t : "/tmp";
+    }
+    return dir + "/" + p.name + "-" + channel + "---" + config_.daemon.identifier + "-" + randomSuffix() + ".log";
+}
+
+void Engine::cleanupAutoLogs() {
+    std::string dir = config_.daemon.childlogdir;
+    if (dir.empty()) {
+        const char* t = getenv("TMPDIR");
+        dir = t && *t ? t : "/tmp";
+    }
+    std::string pattern = dir + "/*---" + config_.daemon.identifier + "-*.log*";
+    glob_t g{};
+    if (glob(pattern.c_str(), 0, nullptr, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; ++i)
+            unlink(g.gl_pathv[i]);
+    globfree(&g);
+}
+
+void Engine::activateGroup(const config::GroupConfig& gc) {
+    auto g = std::make_unique<Group>();
+    g->cfg = gc;
+    auto procs = gc.processes;
+    std::stable_sort(procs.begin(), procs.end(), [](auto& a, auto& b) { return a.priority < b.priority; });
+    for (auto& pc : procs) {
+        auto p = std::make_unique<Program>(static_cast<ProgramHost&>(*this), pc, config_.daemon.logBufferLines, config_.daemon.logBufferBytes,
+                                           gc.priority);
+        std::string out = pc.stdoutLog.isAuto ? autoLogPath(pc, "stdout") : pc.stdoutLog.path;
+        std::string err = pc.redirectStderr ? "" : (pc.stderrLog.isAuto ? autoLogPath(pc, "stderr") : pc.stderrLog.path);
+        p->setLogPaths(out, err);
+        p->openLogFiles();
+        byNamespec_[p->namespec()] = p.get();
+        g->programs.push_back(std::move(p));
+    }
+    Group* raw = g.get();
+    groups_.push_back(std::move(g));
+    sortGroups();
+    for (auto& p : raw->programs) {
+        auto info = p->info();
+        each([&](Listener* l) { l->programAdded(info); });
+    }
+}
+
+void Engine::deactivateGroup(const std::string& name) {
+    auto it = std::find_if(groups_.begin(), groups_.end(), [&](auto& g) { return g->cfg.name == name; });
+    if (it == groups_.end())
+        return;
+    std::unique_ptr<Group> g = std::move(*it);
+    groups_.erase(it);
+    for (auto& p : g->programs) {
+        byNamespec_.erase(p->namespec());
+        auto info = p->info();
+        each([&](Listener* l) { l->programRemoved(info); });
+    }
+}
+
+void Engine::sortGroups() {
+    // By priority; ties keep load (name) order, as supervisord.
+    std::stable_sort(groups_.begin(), groups_.end(), [](auto& a, auto& b) {
+        if (a->cfg.priority != b->cfg.priority)
+            return a->cfg.priority < b->cfg.priority;
+        return a->cfg.name < b->cfg.name;
+    });
+}
+
+Engine::Group* Engine::findGroup(const std::string& name) const {
+    for (auto& g : groups_)
+        if (g->cfg.name == name)
+            return g.get();
+    return nullptr;
+}
+
+Program* Engine::findProgram(const std::string& namespec) const {
+    auto r = resolve(namespec);
+    return r ? r.value() : nullptr;
+}
+
+Result<Program*> Engine::resolve(const std::string& namespec) const {
+    // supervisord: split on the first ':'; no colon means group == name.
+    auto colon = namespec.find(':');
+    std::string group = colon == std::string::npos ? namespec : namespec.substr(0, colon);
+    std::string name = colon == std::string::npos ? namespec : namespec.substr(colon + 1);
+    if (Group* g = findGroup(group))
+        for (auto& p : g->programs)
+            if (p->config().name == name)
+                return p.get();
+    return Error{ErrorCode::NoSuchProgram, "no such program: " + namespec};
+}
+
+std::vector<Program*> Engine::programsInOrder() const {
+    std::vector<Program*> v;
+    for (auto& g : groups_)
+        for (auto& p : g->programs)
+            v.push_back(p.get());
+    return v;
+}
+
+std::vector<Program*> Engine::allPrograms() const { return programsInOrder(); }
+
+Status Engine::gate() const {
+    if (state_ != DaemonState::Running)
+        return Error{ErrorCode::ShuttingDown, "the daemon is shutting down"};
+    return okStatus();
+}
+
+// ---- ProgramHost --------------------------------------------------------
+
+void Engine::stateChanged(Program& p, ProcessState old) {
+    if (listeners_.empty())
+        return;
+    auto info = p.info();
+    each([&](Listener* l) { l->programStateChanged(info, old); });
+}
+
+void Engine::output(Program& p, bool isStderr, std::string_view data) {
+    if (listeners_.empty())
+        return;
+    each([&](Listener* l) { l->programOutput(p.namespec(), isStderr ? Stream::Stderr : Stream::Stdout, data); });
+}
+
+std::vector<std::string> Engine::childEnvironment(const config::ProcessConfig& cfg) {
+    std::vector<std::pair<std::string, std::string>> env(opts_.loadContext.env.begin(), opts_.loadContext.env.end());
+    return buildEnvironment(env, config_.daemon, cfg, opts_.serverUrl);
+}
+
+// ---- requests -----------------------------------------------------------
+
+void Engine::doStart(Program& p, bool wait, Callback<Status> done) {
+    const ProcessState before = p.state();
+    Status st = p.start();
+    if (!st) {
+        done(std::move(st));
+        return;
+    }
+    if (before == ProcessState::Stopping) {
+        // supervisord: a no-op; whoever waits for RUNNING is told it failed.
+        if (wait)
+            done(Error{ErrorCode::AbnormalTermination, p.namespec() + " is stopping"});
+        else
+            done(okStatus());
+        return;
+    }
+    auto outcome = startOutcome(p);
+    if (outcome && !*outcome) {
+        done(std::move(*outcome)); // failed at once
+        return;
+    }
+    if (!wait || outcome) {
+        done(okStatus());
+        return;
+    }
+    p.addWaiter([done](Program& q) {
+        auto o = startOutcome(q);
+        if (!o)
+            return false;
+        done(std::move(*o));
+        return true;
+    });
+}
+
+void Engine::doStop(Program& p, bool wait, Callback<Status> done) {
+    Status st = p.stop();
+    if (!st || !wait || isStoppedState(p.state())) {
+        done(std::move(st));
+        return;
+    }
+    p.addWaiter([done](Program& q) {
+        if (!isStoppedState(q.state()))
+            return false;
+        done(okStatus());
+        return true;
+    });
+}
+
+void Engine::doMulti(std::vector<Program*> targets, bool isStart, bool wait, Callback<MultiResult> done) {
+    // Collect one result per target; reply when every deferred one is in.
+    struct Pending {
+        MultiResult results;
+        size_t outstanding = 0;
+        Callback<MultiResult> done;
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->done = std::move(done);
+    pending->results.reserve(targets.size());
+    for (auto* p : targets)
+        pending->results.push_back(resultFor(*p));
+    pending->outstanding = targets.size() + 1;
+    auto finishOne = [pending](size_t i, Status st) {
+        if (!st)
+            pending->results[i].error = st.error();
+        if (--pending->outstanding == 0)
+            pending->done(std::move(pending->results));
+    };
+    for (size_t i = 0; i < targets.size(); ++i) {
+        auto cb = [finishOne, i](Status st) { finishOne(i, std::move(st)); };
+        if (isStart)
+            doStart(*targets[i], wait, cb);
+        else
+            doStop(*targets[i], wait, cb);
+    }
+    finishOne(SIZE_MAX, okStatus()); // the +1 above: reply only after the loop
+}
+
+void Engine::daemonInfo(Callback<DaemonInfo> done) {
+    loop_.post([this, done] {
+        DaemonInfo d;
+        d.version = opts_.version;
+        d.backend = backend_.name();
+        d.identification = config_.daemon.identifier;
+        d.state = state_;
+        d.pid = getpid();
+        d.programCount = byNamespec_.size();
+        done(std::move(d));
+    });
+}
+
+void Engine::listPrograms(Callback<std::vector<ProgramInfo>> done) {
+    loop_.post([this, done] {
+        std::vector<ProgramInfo> v;
+        v.reserve(byNamespec_.size());
+        for (auto* p : allPrograms())
+            v.push_back(p->info());
+        std::sort(v.begin(), v.end(), [](auto& a, auto& b) {
+            return a.group != b.group ? a.group < b.group : a.name < b.name;
+        });
+        done(std::move(v));
+    });
+}
+
+void Engine::getProgram(std::string namespec, Callback<Result<ProgramInfo>> done) {
+    loop_.post([this, namespec, done] {
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        done(r.value()->info());
+    });
+}
+
+void Engine::listConfig(Callback<std::vector<ConfigInfo>> done) {
+    loop_.post([this, done] {
+        std::vector<ConfigInfo> v;
+        for (auto& g : config_.groups) {
+            const Group* active = findGroup(g.name);
+            for (auto& p : g.processes) {
+                ConfigInfo c;
+                c.name = p.name;
+                c.group = g.name;
+                c.command = p.command;
+                c.autostart = p.autostart;
+                c.inUse = active != nullptr;
+                c.priority = p.priority;
+                c.groupPriority = g.priority;
+                c.startsecs = p.startsecs;
+                c.startretries = p.startretriesInfinite ? -1 : p.startretries;
+                c.stopwaitsecs = p.stopwaitsecs;
+                c.stopsignal = p.stopsignal;
+                c.redirectStderr = p.redirectStderr;
+                c.autorestart = p.autorestart == config::AutoRestart::True    ? "true"
+                                : p.autorestart == config::AutoRestart::False ? "false"
+                                                                              : "unexpected";
+                c.exitcodes = p.exitcodes;
+                Program* prog = active ? findProgram(p.namespec()) : nullptr;
+                auto logName = [&](const config::LogFileConfig& l, const std::string& used) {
+                    if (prog && !used.empty())
+                        return used;
+                    return l.isAuto ? std::string("auto") : (l.path.empty() ? std::string("none") : l.path);
+                };
+                c.stdoutLogfile = logName(p.stdoutLog, prog ? prog->stdoutLogPath() : "");
+                c.stderrLogfile = p.redirectStderr ? "none" : logName(p.stderrLog, prog ? prog->stderrLogPath() : "");
+                c.user = p.user;
+                c.directory = p.directory;
+                c.umask = p.umask;
+                c.serverurl = p.serverurl;
+                c.stdoutLogfileMaxbytes = p.stdoutLog.maxBytes;
+                c.stderrLogfileMaxbytes = p.stderrLog.maxBytes;
+                c.stdoutLogfileBackups = p.stdoutLog.backups;
+                c.stderrLogfileBackups = p.stderrLog.backups;
+                c.stdoutCaptureMaxbytes = p.stdoutLog.captureMaxBytes;
+                c.stderrCaptureMaxbytes = p.stderrLog.captureMaxBytes;
+                c.stdoutEventsEnabled = p.stdoutLog.eventsEnabled;
+                c.stderrEventsEnabled = p.stderrLog.eventsEnabled;
+                c.stdoutSyslog = p.stdoutLog.syslog;
+                c.stderrSyslog = p.stderrLog.syslog;
+                c.killasgroup = p.killasgroup;
+                c.stopasgroup = p.stopasgroup;
+                v.push_back(std::move(c));
+            }
+        }
+        std::stable_sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.name < b.name; });
+        done(std::move(v));
+    });
+}
+
+void Engine::start(std::string namespec, bool wait, Callback<Status> done) {
+    loop_.post([this, namespec, wait, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        doStart(*r.value(), wait, done);
+    });
+}
+
+void Engine::stop(std::string namespec, bool wait, Callback<Status> done) {
+    loop_.post([this, namespec, wait, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        doStop(*r.value(), wait, done);
+    });
+}
+
+void Engine::restart(std::string namespec, bool wait, Callback<Status> done) {
+    loop_.post([this, namespec, wait, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        Program* p = r.value();
+        auto startIt = [this, namespec, wait, done] {
+            // The program may have been removed while it stopped.
+            Program* q = findProgram(namespec);
+            if (!q)
+                return done(Error{ErrorCode::NoSuchProgram, "no such program: " + namespec});
+            doStart(*q, wait, done);
+        };
+        if (isRunningState(p->state()) || p->state() == ProcessState::Stopping) {
+            if (p->state() != ProcessState::Stopping) {
+                if (auto st = p->stop(); !st)
+                    return done(st);
+            }
+            if (isStoppedState(p->state()))
+                return startIt();
+            p->addWaiter([startIt](Program& q) {
+                if (!isStoppedState(q.state()))
+                    return false;
+                startIt();
+                return true;
+            });
+            return;
+        }
+        startIt();
+    });
+}
+
+void Engine::signal(std::string namespec, int sig, Callback<Status> done) {
+    loop_.post([this, namespec, sig, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        if (sig <= 0 || sig >= NSIG)
+            return done(Error{ErrorCode::BadSignal, "bad signal: " + std::to_string(sig)});
+        done(r.value()->sendSignal(sig));
+    });
+}
+
+namespace {
+std::vector<Program*> filter(const std::vector<Program*>& v, bool (*pred)(ProcessState)) {
+    std::vector<Program*> out;
+    for (auto* p : v)
+        if (pred(p->state()))
+            out.push_back(p);
+    return out;
+}
+bool notRunning(ProcessState s) { return !isRunningState(s); }
+} // namespace
+
+void Engine::startGroup(std::string group, bool wait, Callback<Result<MultiResult>> done) {
+    loop_.post([this, group, wait, done] {
+        if (auto g = gate(); !g)
+            return done(g.error());
+        Group* g = findGroup(group);
+        if (!g)
+            return done(Error{ErrorCode::NoSuchGroup, "no such group: " + group});
+        std::vector<Program*> members;
+        for (auto& p : g->programs)
+            members.push_back(p.get());
+        doMulti(filter(members, notRunning), true, wait, [done](MultiResult r) { done(std::move(r)); });
+    });
+}
+
+void Engine::stopGroup(std::string group, bool wait, Callback<Result<MultiResult>> done) {
+    loop_.post([this, group, wait, done] {
+        if (auto g = gate(); !g)
+            return done(g.error());
+        Group* g = findGroup(group);
+        if (!g)
+            return done(Error{ErrorCode::NoSuchGroup, "no such group: " + group});
+        std::vector<Program*> members;
+        for (auto& p : g->programs)
+            members.push_back(p.get());
+        // Stop in reverse priority order.
+        std::reverse(members.begin(), members.end());
+        doMulti(filter(members, isRunningState), false, wait, [done](MultiResult r) { done(std::move(r)); });
+    });
+}
+
+void Engine::signalGroup(std::string group, int sig, Callback<Result<MultiResult>> done) {
+    loop_.post([this, group, sig, done] {
+        if (auto g = gate(); !g)
+            return done(g.error());
+        Group* g = findGroup(group);
+        if (!g)
+            return done(Error{ErrorCode::NoSuchGroup, "no such group: " + group});
+        MultiResult out;
+        for (auto& p : g->programs) {
+            if (!isSignallableState(p->state()))
+                continue;
+            Status st = (sig <= 0 || sig >= NSIG)
+                            ? Status(Error{ErrorCode::BadSignal, "bad signal: " + std::to_string(sig)})
+                            : p->sendSignal(sig);
+            out.push_back(resultFor(*p, st ? Error{} : st.error()));
+        }
+        done(std::move(out));
+    });
+}
+
+void Engine::startAll(bool wait, Callback<MultiResult> done) {
+    loop_.post([this, wait, done] {
+        if (auto g = gate(); !g) {
+            MultiResult r;
+            return done(r);
+        }
+        doMulti(filter(allPrograms(), notRunning), true, wait, done);
+    });
+}
+
+void Engine::stopAll(bool wait, Callback<MultiResult> done) {
+    loop_.post([this, wait, done] {
+        if (auto g = gate(); !g)
+            return done(MultiResult{});
+        auto v = allPrograms();
+        std::reverse(v.begin(), v.end());
+        doMulti(filter(v, isRunningState), false, wait, done);
+    });
+}
+
+void Engine::signalAll(int sig, Callback<MultiResult> done) {
+    loop_.post([this, sig, done] {
+        MultiResult out;
+        if (auto g = gate(); !g)
+            return done(out);
+        for (auto* p : allPrograms()) {
+            if (!isSignallableState(p->state()))
+                continue;
+            Status st = (sig <= 0 || sig >= NSIG)
+                            ? Status(Error{ErrorCode::BadSignal, "bad signal: " + std::to_string(sig)})
+                            : p->sendSignal(sig);
+            out.push_back(resultFor(*p, st ? Error{} : st.error()));
+        }
+        done(std::move(out));
+    });
+}
+
+void Engine::sendInput(std::string namespec, std::string data, Callback<Status> done) {
+    loop_.post([this, namespec, data = std::move(data), done]() mutable {
+        if (auto g = gate(); !g)
+            return done(g);
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        done(r.value()->writeInput(std::move(data)));
+    });
+}
+
+void Engine::readLog(std::string namespec, Stream s, uint64_t firstLine, uint32_t maxLines,
+                     Callback<Result<LogLines>> done) {
+    loop_.post([this, namespec, s, firstLine, maxLines, done] {
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        const ProgramLog& log = r.value()->log();
+        LogLines out;
+        if (s == Stream::All) {
+            out.oldestAvailable = log.firstSeq();
+            out.newestAvailable = log.lastSeq();
+        } else {
+            const LogBuffer& b = s == Stream::Stderr ? log.stderrBuf() : log.stdoutBuf();
+            out.oldestAvailable = b.firstLine();
+            out.newestAvailable = b.lastLine();
+        }
+        if (out.newestAvailable == 0)
+            return done(out);
+        const uint64_t count = maxLines == 0 ? out.newestAvailable - out.oldestAvailable + 1 : maxLines;
+        uint64_t first = firstLine;
+        if (first == 0) // the newest `count` lines
+            first = out.newestAvailable >= count ? out.newestAvailable - count + 1 : 1;
+        first = std::max(first, out.oldestAvailable);
+        if (first > out.newestAvailable)
+            return done(out);
+        if (s == Stream::All) {
+            auto a = log.allLines(first, size_t(count));
+            out.first = a.first;
+            out.last = a.last;
+            out.lines = std::move(a.lines);
+        } else {
+            const LogBuffer& b = s == Stream::Stderr ? log.stderrBuf() : log.stdoutBuf();
+            out.lines = b.lines(first, size_t(count));
+            out.first = out.lines.empty() ? 0 : first;
+            out.last = out.lines.empty() ? 0 : first + out.lines.size() - 1;
+        }
+        done(std::move(out));
+    });
+}
+
+void Engine::readBytes(std::string namespec, Stream s, int64_t offset, int64_t length,
+                       Callback<Result<LogBytes>> done) {
+    loop_.post([this, namespec, s, offset, length, done] {
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        if (s == Stream::All)
+            return done(Error{ErrorCode::BadArguments, "byte reads take stdout or stderr"});
+        const ProgramLog& log = r.value()->log();
+        BufferByteSource src(s == Stream::Stderr ? log.stderrBuf() : log.stdoutBuf());
+        done(readLogBytes(src, offset, length));
+    });
+}
+
+void Engine::tailBytes(std::string namespec, Stream s, int64_t offset, int64_t length,
+                       Callback<Result<LogBytes>> done) {
+    loop_.post([this, namespec, s, offset, length, done] {
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        if (s == Stream::All)
+            return done(Error{ErrorCode::BadArguments, "byte reads take stdout or stderr"});
+        const ProgramLog& log = r.value()->log();
+        BufferByteSource src(s == Stream::Stderr ? log.stderrBuf() : log.stdoutBuf());
+        done(tailLogBytes(src, offset, length));
+    });
+}
+
+void Engine::clearLog(std::string namespec, Callback<Status> done) {
+    loop_.post([this, namespec, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        auto r = resolve(namespec);
+        if (!r)
+            return done(r.error());
+        r.value()->clearLogs();
+        done(okStatus());
+    });
+}
+
+void Engine::clearAllLogs(Callback<MultiResult> done) {
+    loop_.post([this, done] {
+        MultiResult out;
+        if (auto g = gate(); !g)
+            return done(out);
+        for (auto* p : allPrograms()) {
+            p->clearLogs();
+            out.push_back(resultFor(*p));
+        }
+        done(std::move(out));
+    });
+}
+
+void Engine::readMainLog(int64_t offset, int64_t length, Callback<Result<LogBytes>> done) {
+    loop_.post([this, offset, length, done] {
+        std::lock_guard lock(mainLogMutex_);
+        BufferByteSource src(mainLog_);
+        done(readLogBytes(src, offset, length));
+    });
+}
+
+void Engine::clearMainLog(Callback<Status> done) {
+    loop_.post([this, done] {
+        std::lock_guard lock(mainLogMutex_);
+        mainLog_.clear();
+        if (mainLogFile_)
+            mainLogFile_->clear();
+        done(okStatus());
+    });
+}
+
+// ---- configuration ------------------------------------------------------
+
+Result<config::Config> Engine::readConfig() {
+    try {
+        auto c = config::load(opts_.configPath, opts_.loadContext);
+        for (auto& w : c.warnings)
+            log::warn(w.text());
+        return c;
+    } catch (const config::ConfigError& e) {
+        return Error{ErrorCode::CantReread, e.what()};
+    } catch (const std::exception& e) {
+        return Error{ErrorCode::CantReread, e.what()};
+    }
+}
+
+ConfigDiff Engine::diff(const config::Config& next) const {
+    ConfigDiff d;
+    for (auto& g : next.groups) {
+        const Group* active = findGroup(g.name);
+        if (!active)
+            d.added.push_back(g.name);
+        else if (!active->cfg.sameAs(g))
+            d.changed.push_back(g.name);
+    }
+    for (auto& g : groups_)
+        if (!next.findGroup(g->cfg.name))
+            d.removed.push_back(g->cfg.name);
+    return d;
+}
+
+void Engine::rereadConfig(Callback<Result<ConfigDiff>> done) {
+    loop_.post([this, done] {
+        if (auto g = gate(); !g)
+            return done(g.error());
+        auto c = readConfig();
+        if (!c)
+            return done(c.error());
+        auto d = diff(c.value());
+        config_ = std::move(c.value());
+        done(std::move(d));
+    });
+}
+
+void Engine::stopGroupThen(const std::string& name, std::function<void()> then) {
+    Group* g = findGroup(name);
+    if (!g)
+        return then();
+    std::vector<Program*> members;
+    for (auto& p : g->programs) {
+        p->giveUp();
+        if (isRunningState(p->state()) || p->state() == ProcessState::Stopping)
+            members.push_back(p.get());
+    }
+    std::reverse(members.begin(), members.end());
+    auto remaining = std::make_shared<size_t>(members.size() + 1);
+    // `then` may remove the group, so it never runs inside the state-change
+    // callback of one of its programs: it is posted to the loop.
+    auto one = [this, remaining, then] {
+        if (--*remaining == 0)
+            loop_.post(then);
+    };
+    for (auto* p : members) {
+        if (p->state() != ProcessState::Stopping)
+            p->stop();
+        if (isStoppedState(p->state())) {
+            one();
+            continue;
+        }
+        p->addWaiter([one](Program& q) {
+            if (!isStoppedState(q.state()))
+                return false;
+            one();
+            return true;
+        });
+    }
+    one();
+}
+
+ReloadResult Engine::applyConfig(config::Config next) {
+    ReloadResult d = diff(next);
+    config_ = std::move(next);
+    log::setLevel([&] {
+        log::Level l = log::Level::Info;
+        log::parseLevel(config_.daemon.loglevel, l);
+        return l;
+    }());
+    for (auto& name : d.removed)
+        stopGroupThen(name, [this, name] {
+            deactivateGroup(name);
+            log::info("removed process group " + name);
+        });
+    for (auto& name : d.changed)
+        stopGroupThen(name, [this, name] {
+            deactivateGroup(name);
+            if (const auto* gc = config_.findGroup(name)) {
+                activateGroup(*gc);
+                if (Group* g = findGroup(name))
+                    for (auto& p : g->programs)
+                        p->autostart();
+                log::info("updated process group " + name);
+            }
+        });
+    for (auto& name : d.added)
+        if (const auto* gc = config_.findGroup(name)) {
+            activateGroup(*gc);
+            if (Group* g = findGroup(name))
+                for (auto& p : g->programs)
+                    p->autostart();
+            log::info("added process group " + name);
+        }
+    return d;
+}
+
+void Engine::reload(Callback<Result<ReloadResult>> done) {
+    loop_.post([this, done] {
+        if (auto g = gate(); !g)
+            return done(g.error());
+        auto c = readConfig();
+        if (!c) {
+            log::error("reload failed, keeping the running configuration: " + c.error().message);
+            return done(c.error());
+        }
+        done(applyConfig(std::move(c.value())));
+    });
+}
+
+void Engine::requestReload() {
+    reload([](Result<ReloadResult> r) {
+        if (r)
+            log::info("reloaded: " + std::to_string(r->added.size()) + " added, " +
+                      std::to_string(r->changed.size()) + " changed, " + std::to_string(r->removed.size()) +
+                      " removed");
+    });
+}
+
+void Engine::addGroup(std::string group, Callback<Status> done) {
+    loop_.post([this, group, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        if (findGroup(group))
+            return done(Error{ErrorCode::AlreadyAdded, group});
+        const auto* gc = config_.findGroup(group);
+        if (!gc)
+            return done(Error{ErrorCode::NoSuchGroup, group});
+        activateGroup(*gc);
+        if (Group* g = findGroup(group))
+            for (auto& p : g->programs)
+                p->autostart();
+        done(okStatus());
+    });
+}
+
+void Engine::removeGroup(std::string group, Callback<Status> done) {
+    loop_.post([this, group, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        Group* g = findGroup(group);
+        if (!g)
+            return done(Error{ErrorCode::NoSuchGroup, group});
+        for (auto& p : g->programs)
+            if (!isStoppedState(p->state()))
+                return done(Error{ErrorCode::StillRunning, group});
+        deactivateGroup(group);
+        done(okStatus());
+    });
+}
+
+// ---- shutdown -----------------------------------------------------------
+
+void Engine::setDaemonState(DaemonState s) {
+    if (s == state_)
+        return;
+    state_ = s;
+    each([&](Listener* l) { l->daemonStateChanged(s); });
+}
+
+void Engine::stopNextGroup(std::vector<std::string> order, std::function<void()> then) {
+    if (order.empty()) {
+        waitingLog_.reset();
+        return then();
+    }
+    std::string name = order.front();
+    order.erase(order.begin());
+    stopGroupThen(name, [this, order = std::move(order), then]() mutable { stopNextGroup(std::move(order), then); });
+}
+
+void Engine::stopEverything(std::function<void()> then) {
+    // Groups one at a time, highest priority number first (supervisord §3.6).
+    std::vector<std::string> order;
+    for (auto it = groups_.rbegin(); it != groups_.rend(); ++it)
+        order.push_back((*it)->cfg.name);
+    // Say every 3 s what we are waiting for.
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [this, tick] {
+        std::string names;
+        for (auto* p : allPrograms())
+            if (!isStoppedState(p->state()))
+                names += (names.empty() ? "" : ", ") + p->namespec();
+        if (!names.empty())
+            log::info("waiting for " + names + " to die");
+        waitingLog_ = loop_.addTimer(loop_.now() + 3000000, *tick);
+    };
+    waitingLog_ = loop_.addTimer(loop_.now() + 3000000, *tick);
+    stopNextGroup(std::move(order), std::move(then));
+}
+
+void Engine::requestShutdown() {
+    if (state_ == DaemonState::Shutdown)
+        return;
+    log::info("shutting down: stopping all programs");
+    setDaemonState(DaemonState::Shutdown);
+    stopEverything([this] {
+        log::info("all programs stopped");
+        if (onShutdown_)
+            onShutdown_();
+    });
+}
+
+void Engine::shutdown(Callback<Status> done) {
+    loop_.post([this, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        done(okStatus()); // the reply goes out before anything stops
+        requestShutdown();
+    });
+}
+
+void Engine::restartDaemon(Callback<Status> done) {
+    loop_.post([this, done] {
+        if (auto g = gate(); !g)
+            return done(g);
+        done(okStatus());
+        log::info("restarting: stopping all programs");
+        setDaemonState(DaemonState::Restarting);
+        stopEverything([this] {
+            auto c = readConfig();
+            std::vector<std::string> names;
+            for (auto& g : groups_)
+                names.push_back(g->cfg.name);
+            for (auto& n : names)
+                deactivateGroup(n);
+            if (c)
+                config_ = std::move(c.value());
+            else
+                log::error("restart: " + c.error().message + "; keeping the previous configuration");
+            setDaemonState(DaemonState::Running);
+            begin();
+        });
+    });
+}
+
+void Engine::reopenLogs() {
+    {
+        std::lock_guard lock(mainLogMutex_);
+        if (mainLogFile_)
+            mainLogFile_->reopen();
+    }
+    for (auto* p : allPrograms())
+        p->reopenLogFiles();
+    log::info("log files reopened");
+}
+
+void Engine::addListener(Listener* l) {
+    loop_.post([this, l] { listeners_.push_back(l); });
+}
+
+void Engine::removeListener(Listener* l) {
+    auto rm = [this, l] { listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), l), listeners_.end()); };
+    if (std::this_thread::get_id() == loopThread_)
+        return rm();
+    // Elsewhere: wait until the loop has dropped it, so that the caller may
+    // destroy the listener as soon as this returns.
+    std::promise<void> removed;
+    loop_.post([&] {
+        rm();
+        removed.set_value();
+    });
+    removed.get_future().wait();
+}
+
+} // namespace scopevisor

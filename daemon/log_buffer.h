@@ -14,10 +14,25 @@
 //
 // ProgramLog pairs the two streams and gives every line a program-wide
 // sequence number too, which is the numbering of the merged "all" view.
+//
+// Details of the bounds:
+// - The byte bound is strict: bytesEnd() - bytesBegin() <= maxBytes(), and
+//   the held bytes are exactly the held lines plus the unterminated tail.
+//   A line whose text exceeds kMaxLineBytes is cut there (backed off to a
+//   UTF-8 character boundary when the cut would fall inside one), so with
+//   maxBytes > kMaxLineBytes every line fits; with a smaller maxBytes a line
+//   that cannot fit is numbered but not held, and only the newest maxBytes
+//   bytes of the tail are.
+// - maxLines == 0 or maxBytes == 0 hold no lines; numbering, seqs and
+//   offsets still advance.
+// - Line text is returned without its '\n'; a '\r' before it is kept (the
+//   bytes are the program's).
+// - The storage is allocated on the first byte and grows by doubling, so an
+//   idle program costs only the object itself.
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,18 +86,57 @@ public:
     uint64_t maxBytes() const noexcept { return maxBytes_; }
     size_t memoryBytes() const noexcept; // approximate heap use
 
+    // Program-wide number of the newest line this buffer no longer holds
+    // (dropped by a bound, cleared, or never held); 0 if none. Seqs above
+    // it that belong to this stream are all held, which is what makes the
+    // merged view gapless (see ProgramLog::firstSeq()).
+    uint64_t droppedSeq() const noexcept { return droppedSeq_; }
+
 private:
+    friend class ProgramLog;
+
+    // One held line: its absolute start offset and its program-wide seq. The
+    // line ends where the next one starts (the newest at pendingStart_).
+    struct LineRec {
+        uint64_t start;
+        uint64_t seq;
+    };
+
+    void completeLine(uint64_t start, uint64_t& nextSeq);
+    void popLine() noexcept;
+    void growLines();
     void trim();
+    void storeBytes(uint64_t chunkBase, const char* data, size_t n);
+    void growBytes(uint64_t need, uint64_t keepEnd);
+    void copyIn(uint64_t offset, const char* src, size_t n) noexcept;
+    void copyOut(uint64_t offset, size_t n, char* dst) const noexcept;
+    size_t lineIndex(uint64_t number) const noexcept; // ring slot of a held line
+    uint64_t lineEnd(uint64_t number) const noexcept;  // absolute end offset (incl. '\n')
+    uint64_t splitPoint(uint64_t lineStart, uint64_t chunkBase, const char* data) const noexcept;
+    void releaseMemory() noexcept;
 
     uint64_t maxLines_;
     uint64_t maxBytes_;
-    // Implementation-defined storage (see log_buffer.cpp).
-    std::string data_;
-    uint64_t base_ = 0;
-    std::deque<uint64_t> starts_;
-    std::deque<uint64_t> seqs_;
-    uint64_t firstNo_ = 1;
-    uint64_t pendingStart_ = 0;
+
+    // Byte ring: the byte at absolute offset o (begin_ <= o < end_) lives at
+    // bytes_[o % cap_]. The first mirror_ slots are copied again after slot
+    // cap_ - 1, so any held line (at most kMaxLineBytes + 1 bytes) is
+    // contiguous in memory and line() can return a view without copying.
+    // Allocated on the first byte and grown by doubling up to maxBytes_.
+    std::unique_ptr<char[]> bytes_;
+    size_t cap_ = 0;
+    size_t mirror_ = 0;
+    uint64_t begin_ = 0;        // oldest byte held
+    uint64_t end_ = 0;          // bytes ever appended
+    uint64_t pendingStart_ = 0; // start of the unterminated tail; == end_ if none
+
+    // Line ring: lines_[(head_ + i) % lineCap_] is the i-th oldest held line.
+    std::unique_ptr<LineRec[]> lines_;
+    size_t lineCap_ = 0;
+    size_t head_ = 0;
+    size_t count_ = 0;
+    uint64_t firstNo_ = 1; // number of the oldest held line (of the next one when none is held)
+    uint64_t droppedSeq_ = 0;
 };
 
 class ProgramLog {
@@ -90,7 +144,8 @@ public:
     ProgramLog(uint64_t maxLines, uint64_t maxBytes);
 
     size_t append(bool isStderr, std::string_view data);
-    void flush();
+    void flush();               // both streams (the program exited)
+    size_t flush(bool isStderr); // one stream (its pipe reached EOF)
 
     LogBuffer& stdoutBuf() noexcept { return out_; }
     LogBuffer& stderrBuf() noexcept { return err_; }
@@ -102,14 +157,23 @@ public:
         std::vector<std::string> lines;
         std::vector<bool> isStderr;
     };
-    // Merged view by program-wide sequence number.
+    // Merged view by program-wide sequence number: up to `max` lines with
+    // seq >= firstSeq (clamped to firstSeq()), in seq order.
     AllLines allLines(uint64_t firstSeq, size_t max) const;
-    uint64_t firstSeq() const noexcept; // oldest seq held, 0 if none
+    // Oldest seq of the merged view, 0 if none. Each stream keeps its own
+    // newest lines, so the older end of the union can have holes (stdout's
+    // old lines gone, stderr's still there); the merged view starts above
+    // the newest line either stream has dropped, so every seq in
+    // [firstSeq(), lastSeq()] is held and the "all" numbering has no gaps.
+    uint64_t firstSeq() const noexcept;
     uint64_t lastSeq() const noexcept;  // newest seq held, 0 if none
     uint64_t nextSeq() const noexcept { return nextSeq_; }
+    size_t memoryBytes() const noexcept { return out_.memoryBytes() + err_.memoryBytes(); }
 
     void clear();
-    void resume(uint64_t nextSeq) { nextSeq_ = nextSeq; }
+    // After a daemon restart: the next completed line (either stream) gets
+    // `nextSeq`. Call on empty buffers, with LogBuffer::resume for each stream.
+    void resume(uint64_t nextSeq);
 
 private:
     LogBuffer out_, err_;

@@ -1,1 +1,196 @@
-// placeholder
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// scopevisord: load the configuration, pick a backend, run the engine on the
+// sd-event loop until SIGTERM/SIGINT (or a shutdown request) has stopped
+// every program.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <getopt.h>
+#include <memory>
+#include <string>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "direct_backend.h"
+#include "engine.h"
+#include "logging.h"
+#include "sd_event_loop.h"
+
+using namespace scopevisor;
+
+namespace {
+
+// DESIGN.md §1 fixes the default path, whatever the install prefix.
+constexpr const char* kDefaultConfig = "/etc/scopevisor/scopevisor.conf";
+
+struct Options {
+    std::string config = kDefaultConfig;
+    std::string backend; // empty: from the config file
+    std::string loglevel;
+    bool user = false;
+    bool checkOnly = false;
+};
+
+void usage(FILE* f) {
+    std::fprintf(f,
+                 "Usage: scopevisord [OPTION]...\n"
+                 "Supervise the programs of a supervisord-style configuration.\n"
+                 "\n"
+                 "  -c, --config FILE      configuration file (default %s)\n"
+                 "      --backend NAME     auto, systemd or direct (overrides [scopevisord] backend)\n"
+                 "      --user             use the user's service manager and session bus\n"
+                 "  -e, --loglevel LEVEL   critical, error, warn, info, debug, trace or blather\n"
+                 "  -n, --nodaemon         accepted for compatibility; scopevisord always runs in the foreground\n"
+                 "      --check-config     read the configuration, report problems and exit\n"
+                 "  -h, --help             show this help and exit\n"
+                 "  -v, --version          show the version and exit\n"
+                 "\n"
+                 "Signals: SIGTERM and SIGINT stop every program and exit, SIGHUP reloads the\n"
+                 "configuration (only added, changed and removed programs are touched),\n"
+                 "SIGUSR2 reopens the log files.\n"
+                 "See scopevisord(8) and scopevisor.conf(5).\n",
+                 kDefaultConfig);
+}
+
+Options parseArgs(int argc, char** argv) {
+    enum { kBackend = 1000, kUser, kCheck };
+    static const struct option longopts[] = {
+        {"config", required_argument, nullptr, 'c'},  {"backend", required_argument, nullptr, kBackend},
+        {"user", no_argument, nullptr, kUser},        {"loglevel", required_argument, nullptr, 'e'},
+        {"nodaemon", no_argument, nullptr, 'n'},      {"check-config", no_argument, nullptr, kCheck},
+        {"help", no_argument, nullptr, 'h'},          {"version", no_argument, nullptr, 'v'},
+        {nullptr, 0, nullptr, 0},
+    };
+    Options o;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:e:nhv", longopts, nullptr)) != -1) {
+        switch (c) {
+        case 'c': o.config = optarg; break;
+        case kBackend: o.backend = optarg; break;
+        case kUser: o.user = true; break;
+        case 'e': o.loglevel = optarg; break;
+        case 'n': break;
+        case kCheck: o.checkOnly = true; break;
+        case 'h': usage(stdout); std::exit(0);
+        case 'v': std::printf("scopevisord %s\n", SCOPEVISOR_VERSION); std::exit(0);
+        default: usage(stderr); std::exit(2);
+        }
+    }
+    if (optind < argc) {
+        std::fprintf(stderr, "scopevisord: unexpected argument '%s'\n", argv[optind]);
+        std::exit(2);
+    }
+    if (!o.backend.empty() && o.backend != "auto" && o.backend != "systemd" && o.backend != "direct") {
+        std::fprintf(stderr, "scopevisord: --backend must be auto, systemd or direct, not '%s'\n", o.backend.c_str());
+        std::exit(2);
+    }
+    return o;
+}
+
+// Many programs need many fds (three pipes and a pidfd each): raise the soft
+// limit to supervisord's minfds at least, and to the hard limit if we can.
+void raiseFdLimit(int minfds) {
+    struct rlimit rl {};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = rl.rlim_max;
+    if (rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < rlim_t(minfds))
+        log::warn("could not raise the open-files limit to " + std::to_string(minfds));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options opt = parseArgs(argc, argv);
+    std::signal(SIGPIPE, SIG_IGN); // a program's closed stdin must not kill the daemon
+
+    config::LoadContext ctx = config::LoadContext::fromProcess();
+    config::Config cfg;
+    try {
+        cfg = config::load(opt.config, ctx);
+    } catch (const config::ConfigError& e) {
+        std::fprintf(stderr, "scopevisord: %s\n", e.what());
+        return 78; // EX_CONFIG
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "scopevisord: %s: %s\n", opt.config.c_str(), e.what());
+        return 78;
+    }
+    log::Level level = log::Level::Info;
+    const std::string& levelName = opt.loglevel.empty() ? cfg.daemon.loglevel : opt.loglevel;
+    if (!log::parseLevel(levelName, level)) {
+        std::fprintf(stderr, "scopevisord: unknown log level '%s'\n", levelName.c_str());
+        return 2;
+    }
+    log::setLevel(level);
+    for (const auto& w : cfg.warnings)
+        log::warn(w.text());
+    if (opt.checkOnly) {
+        size_t n = 0;
+        for (auto& g : cfg.groups)
+            n += g.processes.size();
+        std::printf("%s: %zu group(s), %zu program(s), %zu warning(s)\n", opt.config.c_str(), cfg.groups.size(), n,
+                    cfg.warnings.size());
+        return 0;
+    }
+
+    raiseFdLimit(cfg.daemon.minfds);
+    if (cfg.daemon.umask >= 0)
+        umask(mode_t(cfg.daemon.umask));
+
+    SdEventLoop loop;
+    std::string backendChoice = opt.backend;
+    if (backendChoice.empty())
+        backendChoice = cfg.daemon.backend == config::BackendChoice::Systemd  ? "systemd"
+                        : cfg.daemon.backend == config::BackendChoice::Direct ? "direct"
+                                                                              : "auto";
+    if (backendChoice == "systemd") {
+        log::critical("the systemd backend is not available in this build; use --backend=direct");
+        return 1;
+    }
+    std::unique_ptr<Backend> backend = std::make_unique<DirectBackend>(loop);
+    log::info(std::string("backend: direct (") +
+              (backendChoice == "auto" ? "auto: no systemd backend in this build" : "requested") + ")");
+
+    EngineOptions eo;
+    eo.configPath = opt.config;
+    eo.loadContext = ctx;
+    eo.version = SCOPEVISOR_VERSION;
+    Engine engine(loop, *backend, std::move(cfg), eo);
+
+    int exitCode = 0;
+    engine.setOnShutdown([&] { loop.exit(exitCode); });
+    auto onTerm = [&] { engine.requestShutdown(); };
+    auto s1 = loop.addSignal(SIGTERM, onTerm);
+    auto s2 = loop.addSignal(SIGINT, onTerm);
+    auto s3 = loop.addSignal(SIGHUP, [&] {
+        log::info("received SIGHUP: reloading the configuration");
+        engine.requestReload();
+    });
+    auto s4 = loop.addSignal(SIGUSR2, [&] { engine.reopenLogs(); });
+
+    const std::string& pidfile = engine.currentConfig().daemon.pidfile;
+    if (!pidfile.empty()) {
+        std::ofstream(pidfile) << getpid() << "\n";
+    }
+
+    log::info("scopevisord " SCOPEVISOR_VERSION " started with pid " + std::to_string(getpid()));
+    engine.begin();
+    sd_notify(0, "READY=1\nSTATUS=Supervising programs");
+    int r = loop.run();
+    sd_notify(0, "STOPPING=1");
+    if (!pidfile.empty())
+        unlink(pidfile.c_str());
+    log::info("exiting");
+    return r < 0 ? 1 : r;
+}

@@ -1,1 +1,677 @@
-// placeholder
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "spawn.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <unordered_map>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace scopevisor {
+namespace {
+
+// Big pipes let a program run on while nobody reads (a daemon restart) and
+// absorb bursts without blocking the program. Pages are only allocated when
+// used. stdin keeps the default size: unprivileged users have a budget of
+// pipe pages (fs.pipe-user-pages-soft) and stdin carries little.
+constexpr int kPipeSizes[] = {1 << 20, 256 << 10};
+
+// supervisord's exit code for a child that could not exec.
+constexpr int kNotSpawnedExit = 127;
+
+std::string errnoText(int e) {
+    const char* d = strerrordesc_np(e);
+    return d ? std::string(d) : "Unknown error " + std::to_string(e);
+}
+
+std::string errnoName(int e) {
+    const char* n = strerrorname_np(e);
+    return n ? std::string(n) : std::to_string(e);
+}
+
+// Python's repr() of a str, as supervisord puts names into its messages with
+// %r: single quotes unless the text has a single quote and no double quote.
+std::string pyRepr(const std::string& s) {
+    const char q = (s.find('\'') != std::string::npos && s.find('"') == std::string::npos) ? '"' : '\'';
+    std::string out(1, q);
+    for (char c : s) {
+        if (c == '\\' || c == q)
+            out += '\\';
+        out += c;
+    }
+    out += q;
+    return out;
+}
+
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+        reset(std::exchange(o.fd_, -1));
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+    void reset(int fd = -1) {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = fd;
+    }
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+
+private:
+    int fd_ = -1;
+};
+
+struct Pipe {
+    Fd r, w;
+};
+
+int makePipe(Pipe& p) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) < 0)
+        return errno;
+    p.r.reset(fds[0]);
+    p.w.reset(fds[1]);
+    return 0;
+}
+
+void setNonblock(int fd) {
+    int fl = ::fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+void raisePipeSize(int fd) {
+    for (int size : kPipeSizes)
+        if (::fcntl(fd, F_SETPIPE_SZ, size) >= 0)
+            return;
+}
+
+bool isNumber(const std::string& s) {
+    return !s.empty() && s.size() < 11 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// What the child must do about its user, decided in the parent because the
+// lookups need NSS (files, LDAP, sssd...): nothing of that is safe after
+// fork() in a process with threads.
+struct UserPlan {
+    bool change = false;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups; // supplementary groups, primary group included
+    std::string uidText;       // for the child's messages
+};
+
+Result<UserPlan> planUser(const std::string& user) {
+    UserPlan plan;
+    if (user.empty())
+        return plan;
+
+    long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buf(hint > 1024 ? static_cast<size_t>(hint) : 16384);
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    int rc;
+    // (uid_t)-1 is "no change" to setuid() and never a user.
+    const bool numeric = isNumber(user);
+    if (numeric && std::stoull(user) >= static_cast<uid_t>(-1))
+        return Error{ErrorCode::SpawnFailed, "no such user " + pyRepr(user)};
+    for (;;) {
+        if (numeric)
+            rc = ::getpwuid_r(static_cast<uid_t>(std::stoull(user)), &pw, buf.data(), buf.size(), &found);
+        else
+            rc = ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+        if (rc == ERANGE && buf.size() < (1u << 24)) {
+            buf.resize(buf.size() * 2);
+            continue;
+        }
+        break;
+    }
+    // As supervisord, a numeric uid must exist in the user database too: the
+    // child needs its primary group and supplementary groups.
+    if (!found) {
+        if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM)
+            return Error{ErrorCode::SpawnFailed, "couldn't look up user " + pyRepr(user) + ": " + errnoText(rc)};
+        return Error{ErrorCode::SpawnFailed, "no such user " + pyRepr(user)};
+    }
+
+    plan.uid = pw.pw_uid;
+    plan.gid = pw.pw_gid;
+    plan.uidText = std::to_string(pw.pw_uid);
+    // supervisord: running as the configured user already is fine, and then
+    // nothing is changed (not even the supplementary groups).
+    if (pw.pw_uid == ::getuid())
+        return plan;
+    if (::getuid() != 0)
+        return Error{ErrorCode::SpawnFailed,
+                     "couldn't setuid to " + plan.uidText + ": can't drop privilege as nonroot user"};
+
+    int n = 32;
+    plan.groups.resize(static_cast<size_t>(n));
+    while (::getgrouplist(pw.pw_name, pw.pw_gid, plan.groups.data(), &n) < 0) {
+        size_t want = std::max(static_cast<size_t>(n), plan.groups.size() * 2);
+        if (want > 65536)
+            return Error{ErrorCode::SpawnFailed, "couldn't get the groups of user " + pyRepr(user)};
+        plan.groups.resize(want);
+        n = static_cast<int>(want);
+    }
+    plan.groups.resize(static_cast<size_t>(n));
+    plan.change = true;
+    return plan;
+}
+
+// Everything the child needs, laid out before fork().
+struct ChildPlan {
+    const char* path = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    const char* argv0 = nullptr;
+    const char* directory = nullptr; // nullptr: stay
+    int umask = -1;
+    bool hold = false;
+    bool keepPipesAlive = false;
+    // Child ends; err is -1 with redirect_stderr (fd 2 = fd 1 then).
+    int in = -1, out = -1, err = -1;
+    int errorFd = -1;   // write end of the error pipe
+    int releaseFd = -1; // hold mode: the child's end of the release socket
+    const UserPlan* user = nullptr;
+    int maxFd = 1024; // for the close() loop on kernels without close_range
+};
+
+// A message assembled without allocating (the child may not malloc).
+class Msg {
+public:
+    Msg& add(const char* s) {
+        while (s && *s && n_ < sizeof(buf_) - 1)
+            buf_[n_++] = *s++;
+        return *this;
+    }
+    Msg& err(int e) {
+        const char* d = strerrordesc_np(e);
+        return d ? add(d) : add("Unknown error ").num(e);
+    }
+    Msg& errName(int e) {
+        const char* d = strerrorname_np(e);
+        return d ? add(d) : num(e);
+    }
+    Msg& num(long v) {
+        char tmp[24];
+        int i = 0;
+        unsigned long u = v < 0 ? 0ul - static_cast<unsigned long>(v) : static_cast<unsigned long>(v);
+        do {
+            tmp[i++] = static_cast<char>('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            tmp[i++] = '-';
+        while (i > 0 && n_ < sizeof(buf_) - 1)
+            buf_[n_++] = tmp[--i];
+        return *this;
+    }
+    const char* data() const { return buf_; }
+    size_t size() const { return n_; }
+
+private:
+    char buf_[4096];
+    size_t n_ = 0;
+};
+
+void writeAll(int fd, const char* p, size_t n) {
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= static_cast<size_t>(w);
+    }
+}
+
+// Report a failure in the child and exit. `why` goes to the daemon through
+// the error pipe; once fds 0-2 are the program's, `compat` (supervisord's
+// text for the same failure, or `why` when it has none) goes to the
+// program's stderr followed by supervisord's closing line, so that a log
+// reader sees what supervisord would have logged.
+[[noreturn]] void childFail(int errorFd, const Msg& why, const Msg* compat, bool stdioReady) {
+    writeAll(errorFd, why.data(), why.size());
+    if (stdioReady) {
+        const Msg& c = compat ? *compat : why;
+        writeAll(2, "supervisor: ", 12);
+        writeAll(2, c.data(), c.size());
+        writeAll(2, "\n", 1);
+        static const char kNotSpawned[] = "supervisor: child process was not spawned\n";
+        writeAll(2, kNotSpawned, sizeof(kNotSpawned) - 1);
+    }
+    ::_exit(kNotSpawnedExit);
+}
+
+void closeRange(unsigned first, unsigned last, int maxFd) {
+    if (first > last)
+        return;
+    if (::syscall(SYS_close_range, first, last, 0) == 0)
+        return;
+    unsigned end = std::min(last, static_cast<unsigned>(maxFd));
+    for (unsigned fd = first; fd <= end; ++fd)
+        ::close(static_cast<int>(fd));
+}
+
+// Only async-signal-safe calls from here on (see the top of spawn.h).
+[[noreturn]] void runChild(const ChildPlan& p) {
+    int errorFd = p.errorFd;
+    auto fail = [&](Msg& m, bool stdioReady) { childFail(errorFd, m, nullptr, stdioReady); };
+
+    // Own session, hence own process group (pgid == sid == pid): the program
+    // is one unit for group signals and is detached from the daemon's
+    // controlling terminal.
+    if (::setsid() < 0) {
+        Msg m;
+        m.add("couldn't create a session: ").err(errno);
+        fail(m, false);
+    }
+
+    // The daemon blocks the signals it handles through sd-event and may
+    // ignore others (SIGPIPE); ignored dispositions and the mask survive
+    // execve(), so the program would inherit them. Dispositions first, then
+    // the mask, so no daemon handler can run here.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig)
+        ::sigaction(sig, &dfl, nullptr); // SIGKILL, SIGSTOP and libc's own fail: fine
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+    // Move every fd we keep above 2 first: if the daemon runs with 0, 1 or 2
+    // closed, a pipe end may sit on one of the target numbers, and dup2()
+    // onto itself would keep O_CLOEXEC.
+    auto lift = [&](int fd) {
+        if (fd < 0)
+            return -1;
+        int n = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (n < 0) {
+            Msg m;
+            m.add("couldn't set up the standard fds: ").err(errno);
+            fail(m, false);
+        }
+        return n;
+    };
+    errorFd = lift(errorFd);
+    int in = lift(p.in), out = lift(p.out), err = lift(p.err), rel = lift(p.releaseFd);
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err >= 0 ? err : out, 2) < 0) {
+        Msg m;
+        m.add("couldn't set up the standard fds: ").err(errno);
+        fail(m, false);
+    }
+
+    if (p.keepPipesAlive) {
+        // A read-write open of the pipe through /proc gives the child a
+        // reader and a writer of each of its own pipes, so they stay intact
+        // while no daemon holds the other end (DESIGN.md §3).
+        static const char* const kSelf[] = {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
+        for (int fd = 0; fd < 3; ++fd) {
+            int n = ::open(kSelf[fd], O_RDWR | O_CLOEXEC);
+            if (n < 0 || ::dup2(n, fd) < 0) {
+                Msg m;
+                m.add("couldn't reopen ").add(kSelf[fd]).add(" read-write: ").err(errno);
+                fail(m, true);
+            }
+            ::close(n);
+        }
+    }
+
+    // Close everything else: fds the daemon leaked without O_CLOEXEC must
+    // not reach the program, and a held child must not keep the pipes of
+    // programs spawned after it open. Keep only the error pipe and the
+    // release socket (both O_CLOEXEC).
+    {
+        int keep[2] = {errorFd, rel};
+        if (keep[1] < keep[0])
+            std::swap(keep[0], keep[1]);
+        unsigned next = 3;
+        for (int k : keep) {
+            if (k < 0)
+                continue;
+            if (static_cast<unsigned>(k) > next)
+                closeRange(next, static_cast<unsigned>(k) - 1, p.maxFd);
+            next = static_cast<unsigned>(k) + 1;
+        }
+        closeRange(next, ~0u, p.maxFd);
+    }
+
+    if (p.hold) {
+        // Wait for the backend: one byte means go, EOF means give up (the
+        // scope could not be created, or the daemon died).
+        char b;
+        ssize_t r;
+        do
+            r = ::read(rel, &b, 1);
+        while (r < 0 && errno == EINTR);
+        if (r != 1)
+            ::_exit(kNotSpawnedExit);
+        ::close(rel);
+    }
+
+    if (p.user && p.user->change) {
+        const UserPlan& u = *p.user;
+        int e = 0;
+        const char* compatWhy = nullptr;
+        const char* step = nullptr;
+        if (::setgroups(u.groups.size(), u.groups.data()) < 0) {
+            e = errno;
+            compatWhy = "Could not set groups of effective user";
+            step = "couldn't set supplementary groups: ";
+        } else if (::setgid(u.gid) < 0) {
+            e = errno;
+            compatWhy = "Could not set group id of effective user";
+            step = "couldn't setgid: ";
+        } else if (::setuid(u.uid) < 0) {
+            e = errno;
+        }
+        if (e) {
+            Msg m, c;
+            m.add("couldn't setuid to ").add(u.uidText.c_str()).add(": ").add(step).err(e);
+            c.add("couldn't setuid to ").add(u.uidText.c_str()).add(": ");
+            if (compatWhy)
+                c.add(compatWhy);
+            else
+                c.err(e);
+            childFail(errorFd, m, &c, true);
+        }
+    }
+
+    if (p.directory && ::chdir(p.directory) < 0) {
+        Msg m;
+        m.add("couldn't chdir to ").add(p.directory).add(": ").err(errno);
+        fail(m, true);
+    }
+
+    if (p.umask >= 0)
+        ::umask(static_cast<mode_t>(p.umask));
+
+    ::execve(p.path, p.argv, p.envp);
+    int e = errno;
+    // supervisord names argv[0] and the errno symbol ("ENOENT") in the
+    // program's log; the daemon gets the resolved path and the text.
+    Msg m, c;
+    m.add("couldn't exec ").add(p.path).add(": ").err(e);
+    c.add("couldn't exec ").add(p.argv0).add(": ").errName(e);
+    childFail(errorFd, m, &c, true);
+}
+
+std::string processLabel(const SpawnSpec& spec) {
+    return pyRepr(spec.cfg ? spec.cfg->name : spec.namespec);
+}
+
+} // namespace
+
+int pidfdOpen(pid_t pid) {
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+int pidfdSendSignal(int pidfd, int sig) {
+    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
+    auto user = planUser(spec.user);
+    if (!user)
+        return user.error();
+
+    // argv and envp point into strings that the child sees through its copy
+    // of the parent's memory; nothing is allocated after fork().
+    std::vector<std::string> args = spec.argv.empty() ? std::vector<std::string>{spec.path} : spec.argv;
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = spec.env;
+    std::vector<char*> envp;
+    envp.reserve(env.size() + 1);
+    for (auto& e : env)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    Pipe in, out, err, errp;
+    Fd relParent, relChild;
+    int e = makePipe(in);
+    if (!e)
+        e = makePipe(out);
+    if (!e && !spec.redirectStderr)
+        e = makePipe(err);
+    if (!e)
+        e = makePipe(errp);
+    if (!e && hold) {
+        // A socket rather than a pipe so that releasing a child that died
+        // meanwhile is EPIPE for send(MSG_NOSIGNAL), not SIGPIPE.
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            e = errno;
+        } else {
+            relParent.reset(sv[0]);
+            relChild.reset(sv[1]);
+        }
+    }
+    if (e) {
+        if (e == EMFILE || e == ENFILE)
+            return Error{ErrorCode::SpawnFailed, "too many open files to spawn " + processLabel(spec)};
+        return Error{ErrorCode::SpawnFailed,
+                     "unknown error making dispatchers for " + processLabel(spec) + ": " + errnoName(e)};
+    }
+    setNonblock(in.w.get());
+    setNonblock(out.r.get());
+    raisePipeSize(out.r.get());
+    if (err.r.get() >= 0) {
+        setNonblock(err.r.get());
+        raisePipeSize(err.r.get());
+    }
+    setNonblock(errp.r.get());
+
+    ChildPlan plan;
+    plan.path = spec.path.c_str();
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.argv0 = args[0].c_str();
+    plan.directory = spec.directory.empty() ? nullptr : spec.directory.c_str();
+    plan.umask = spec.umask;
+    plan.hold = hold;
+    plan.keepPipesAlive = spec.keepPipesAlive;
+    plan.in = in.r.get();
+    plan.out = out.w.get();
+    plan.err = err.w.get();
+    plan.errorFd = errp.w.get();
+    plan.releaseFd = relChild.get();
+    plan.user = &user.value();
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        plan.maxFd = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
+
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        int fe = errno;
+        if (fe == EAGAIN)
+            return Error{ErrorCode::SpawnFailed, "Too many processes in process table to spawn " + processLabel(spec)};
+        return Error{ErrorCode::SpawnFailed,
+                     "unknown error during fork for " + processLabel(spec) + ": " + errnoName(fe)};
+    }
+    if (pid == 0)
+        runChild(plan);
+
+    // Parent: drop the child's ends, so EOF and EPIPE mean what they should.
+    in.r.reset();
+    out.w.reset();
+    err.w.reset();
+    errp.w.reset();
+    relChild.reset();
+
+    // The child cannot have been reaped yet (only we wait for it), so the
+    // pidfd refers to it even if it has already exited.
+    int pidfd = pidfdOpen(pid);
+    if (pidfd < 0) {
+        int pe = errno;
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        return Error{ErrorCode::SpawnFailed,
+                     "couldn't open a pidfd for " + processLabel(spec) + ": " + errnoText(pe)};
+    }
+
+    Forked f;
+    f.child.pid = pid;
+    f.child.pidfd = pidfd;
+    f.child.stdinFd = in.w.release();
+    f.child.stdoutFd = out.r.release();
+    f.child.stderrFd = err.r.release();
+    f.releaseFd = relParent.release();
+    f.errorFd = errp.r.release();
+    return f;
+}
+
+void releaseChild(int releaseFd) {
+    if (releaseFd < 0)
+        return;
+    char go = 1;
+    while (::send(releaseFd, &go, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+    // A failed send means the child is gone; its exit is reported as usual.
+    ::close(releaseFd);
+}
+
+std::string readSpawnError(int errorFd, bool block) {
+    std::string msg;
+    char buf[1024];
+    for (;;) {
+        ssize_t n = ::read(errorFd, buf, sizeof(buf));
+        if (n > 0) {
+            msg.append(buf, static_cast<size_t>(n));
+            continue;
+        }
+        if (n == 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN && block) {
+            struct pollfd pfd {errorFd, POLLIN, 0};
+            ::poll(&pfd, 1, -1);
+            continue;
+        }
+        break;
+    }
+    return msg;
+}
+
+Result<std::string> resolveExecutable(const std::string& argv0, const std::string& pathEnv,
+                                      const std::string& directory) {
+    if (argv0.empty())
+        return Error{ErrorCode::NotExecutable, "command is empty"};
+
+    // Where the child will find `p`: relative paths are resolved after its chdir.
+    auto where = [&](const std::string& p) {
+        return (p[0] != '/' && !directory.empty()) ? directory + "/" + p : p;
+    };
+
+    std::string filename = argv0;
+    struct stat st {};
+    bool found = false;
+    if (argv0.find('/') != std::string::npos) {
+        found = ::stat(where(argv0).c_str(), &st) == 0;
+    } else {
+        std::string path = pathEnv.empty() ? "/bin:/usr/bin:/usr/local/bin" : pathEnv;
+        size_t pos = 0;
+        for (;;) {
+            size_t colon = path.find(':', pos);
+            std::string dir = path.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
+            // os.path.join(dir, name): "" joins to the bare name.
+            std::string candidate = dir.empty() ? argv0 : (dir.back() == '/' ? dir + argv0 : dir + "/" + argv0);
+            if (::stat(where(candidate).c_str(), &st) == 0) {
+                filename = candidate;
+                found = true;
+                break;
+            }
+            if (colon == std::string::npos)
+                break;
+            pos = colon + 1;
+        }
+    }
+
+    if (!found)
+        return Error{ErrorCode::NoFile, "can't find command " + pyRepr(filename)};
+    if (S_ISDIR(st.st_mode))
+        return Error{ErrorCode::NotExecutable, "command at " + pyRepr(filename) + " is a directory"};
+    if (!(st.st_mode & 0111))
+        return Error{ErrorCode::NotExecutable, "command at " + pyRepr(filename) + " is not executable"};
+    if (::access(where(filename).c_str(), X_OK) != 0)
+        return Error{ErrorCode::NotExecutable, "no permission to run command " + pyRepr(filename)};
+    return filename;
+}
+
+std::vector<std::string> buildEnvironment(const std::vector<std::pair<std::string, std::string>>& daemonEnv,
+                                          const config::DaemonConfig& daemon,
+                                          const config::ProcessConfig& program, const std::string& serverUrl) {
+    std::vector<std::pair<std::string, std::string>> env;
+    std::unordered_map<std::string, size_t> index;
+    auto set = [&](const std::string& k, const std::string& v) {
+        auto [it, fresh] = index.emplace(k, env.size());
+        if (fresh)
+            env.emplace_back(k, v);
+        else
+            env[it->second].second = v;
+    };
+
+    for (const auto& [k, v] : daemonEnv)
+        set(k, v);
+    set("SUPERVISOR_ENABLED", "1");
+    std::string url = program.serverurl;
+    // supervisord compares case-insensitively.
+    bool isAuto = ::strcasecmp(url.c_str(), "AUTO") == 0;
+    if (isAuto)
+        url = serverUrl;
+    if (!url.empty())
+        set("SUPERVISOR_SERVER_URL", url);
+    set("SUPERVISOR_PROCESS_NAME", program.name);
+    set("SUPERVISOR_GROUP_NAME", program.group);
+    for (const auto& [k, v] : daemon.environment)
+        set(k, v);
+    for (const auto& [k, v] : program.environment)
+        set(k, v);
+
+    std::vector<std::string> out;
+    out.reserve(env.size());
+    for (auto& [k, v] : env)
+        out.push_back(k + "=" + v);
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> currentEnvironment() {
+    std::vector<std::pair<std::string, std::string>> env;
+    for (char** e = environ; e && *e; ++e) {
+        const char* eq = std::strchr(*e, '=');
+        if (!eq)
+            continue;
+        env.emplace_back(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
+    }
+    return env;
+}
+
+} // namespace scopevisor

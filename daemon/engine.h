@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The engine: groups of programs, the requests of the Control API, reload,
+// shutdown. It knows nothing of D-Bus or of any wire protocol. Every public
+// Control method may be called from any thread: it is posted to the loop and
+// runs there; everything else runs on the loop thread only.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "backend.h"
+#include "config.h"
+#include "log_buffer.h"
+#include "log_file.h"
+#include "loop.h"
+#include "program.h"
+#include "scopevisor/control.h"
+
+namespace scopevisor {
+
+struct EngineOptions {
+    std::string configPath;
+    config::LoadContext loadContext;
+    std::string version;
+    // SUPERVISOR_SERVER_URL for children (set when an XML-RPC listener exists).
+    std::string serverUrl;
+};
+
+class Engine final : public Control, private ProgramHost {
+public:
+    Engine(Loop& loop, Backend& backend, config::Config cfg, EngineOptions opts);
+    ~Engine() override;
+
+    // Activate every configured group and start the autostart programs.
+    void begin();
+    // Called once when a shutdown has stopped every program.
+    void setOnShutdown(std::function<void()> fn) { onShutdown_ = std::move(fn); }
+
+    // Signal handlers (loop thread).
+    void requestShutdown();
+    void requestReload(); // SIGHUP: reload touching only what changed
+    void reopenLogs();    // SIGUSR2
+
+    DaemonState daemonState() const noexcept { return state_; }
+    const config::Config& currentConfig() const noexcept { return config_; }
+    // Loop-thread access, for tests and the daemon's own front ends.
+    Program* findProgram(const std::string& namespec) const;
+    std::vector<Program*> programsInOrder() const; // group priority, then program priority
+
+    // ---- Control API ----
+    void daemonInfo(Callback<DaemonInfo> done) override;
+    void listPrograms(Callback<std::vector<ProgramInfo>> done) override;
+    void getProgram(std::string namespec, Callback<Result<ProgramInfo>> done) override;
+    void listConfig(Callback<std::vector<ConfigInfo>> done) override;
+    void start(std::string namespec, bool wait, Callback<Status> done) override;
+    void stop(std::string namespec, bool wait, Callback<Status> done) override;
+    void restart(std::string namespec, bool wait, Callback<Status> done) override;
+    void signal(std::string namespec, int sig, Callback<Status> done) override;
+    void startGroup(std::string group, bool wait, Callback<Result<MultiResult>> done) override;
+    void stopGroup(std::string group, bool wait, Callback<Result<MultiResult>> done) override;
+    void signalGroup(std::string group, int sig, Callback<Result<MultiResult>> done) override;
+    void startAll(bool wait, Callback<MultiResult> done) override;
+    void stopAll(bool wait, Callback<MultiResult> done) override;
+    void signalAll(int sig, Callback<MultiResult> done) override;
+    void sendInput(std::string namespec, std::string data, Callback<Status> done) override;
+    void readLog(std::string namespec, Stream s, uint64_t firstLine, uint32_t maxLines,
+                 Callback<Result<LogLines>> done) override;
+    void readBytes(std::string namespec, Stream s, int64_t offset, int64_t length,
+                   Callback<Result<LogBytes>> done) override;
+    void tailBytes(std::string namespec, Stream s, int64_t offset, int64_t length,
+                   Callback<Result<LogBytes>> done) override;
+    void clearLog(std::string namespec, Callback<Status> done) override;
+    void clearAllLogs(Callback<MultiResult> done) override;
+    void readMainLog(int64_t offset, int64_t length, Callback<Result<LogBytes>> done) override;
+    void clearMainLog(Callback<Status> done) override;
+    void rereadConfig(Callback<Result<ConfigDiff>> done) override;
+    void reload(Callback<Result<ReloadResult>> done) override;
+    void addGroup(std::string group, Callback<Status> done) override;
+    void removeGroup(std::string group, Callback<Status> done) override;
+    void shutdown(Callback<Status> done) override;
+    void restartDaemon(Callback<Status> done) override;
+    void addListener(Listener* l) override;
+    void removeListener(Listener* l) override;
+
+private:
+    struct Group {
+        config::GroupConfig cfg;
+        std::vector<std::unique_ptr<Program>> programs; // priority order
+    };
+
+    // ProgramHost
+    Loop& loop() override { return loop_; }
+    Backend& backend() override { return backend_; }
+    bool restartsAllowed() const override { return state_ == DaemonState::Running; }
+    void stateChanged(Program& p, ProcessState old) override;
+    void output(Program& p, bool isStderr, std::string_view data) override;
+    std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) override;
+
+    // Requests on the loop thread.
+    Result<Program*> resolve(const std::string& namespec) const;
+    Group* findGroup(const std::string& name) const;
+    void doStart(Program& p, bool wait, Callback<Status> done);
+    void doStop(Program& p, bool wait, Callback<Status> done);
+    void doMulti(std::vector<Program*> targets, bool isStart, bool wait, Callback<MultiResult> done);
+    std::vector<Program*> allPrograms() const;
+    Status gate() const; // the SHUTDOWN_STATE gate
+
+    void activateGroup(const config::GroupConfig& g);
+    void deactivateGroup(const std::string& name);
+    void sortGroups();
+    void stopGroupThen(const std::string& name, std::function<void()> then);
+    Result<config::Config> readConfig();
+    ConfigDiff diff(const config::Config& next) const;
+    ReloadResult applyConfig(config::Config next);
+    void stopEverything(std::function<void()> then);
+    void stopNextGroup(std::vector<std::string> order, std::function<void()> then);
+    void setDaemonState(DaemonState s);
+    void cleanupAutoLogs();
+    std::string autoLogPath(const config::ProcessConfig& p, const char* channel);
+
+    template <typename F>
+    void each(F&& f) {
+        for (auto* l : listeners_)
+            f(l);
+    }
+
+    Loop& loop_;
+    Backend& backend_;
+    config::Config config_; // the last configuration read
+    EngineOptions opts_;
+    std::vector<std::unique_ptr<Group>> groups_; // active groups, by priority
+    std::unordered_map<std::string, Program*> byNamespec_;
+    std::vector<Listener*> listeners_;
+    DaemonState state_ = DaemonState::Running;
+    std::function<void()> onShutdown_;
+    bool begun_ = false;
+    std::thread::id loopThread_ = std::this_thread::get_id(); // the engine is made on its loop's thread
+    SourcePtr waitingLog_;
+
+    // The daemon's own log, for readMainLog; written from any thread.
+    std::mutex mainLogMutex_;
+    LogBuffer mainLog_{100000, 1024 * 1024};
+    uint64_t mainLogSeq_ = 1;
+    std::unique_ptr<LogFile> mainLogFile_;
+};
+
+} // namespace scopevisor

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// One managed process and its state machine, exactly supervisord's
+// (spec §3.3), but event driven: every transition happens on the event that
+// causes it (a timer, the exit of the child, a request), never on a poll.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "config.h"
+#include "log_buffer.h"
+#include "log_file.h"
+#include "loop.h"
+#include "scopevisor/control.h"
+
+namespace scopevisor {
+
+class Program;
+
+// What a Program needs from the engine that owns it.
+class ProgramHost {
+public:
+    virtual ~ProgramHost() = default;
+    virtual Loop& loop() = 0;
+    virtual Backend& backend() = 0;
+    // False while the daemon shuts down: no automatic restarts then.
+    virtual bool restartsAllowed() const = 0;
+    virtual void stateChanged(Program& p, ProcessState old) = 0;
+    virtual void output(Program& p, bool isStderr, std::string_view data) = 0;
+    // The complete environment for the child (spec §6.7).
+    virtual std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) = 0;
+};
+
+class Program {
+public:
+    Program(ProgramHost& host, config::ProcessConfig cfg, uint64_t bufferLines, uint64_t bufferBytes,
+            int groupPriority);
+    ~Program();
+    Program(const Program&) = delete;
+    Program& operator=(const Program&) = delete;
+
+    const config::ProcessConfig& config() const noexcept { return cfg_; }
+    const std::string& namespec() const noexcept { return namespec_; }
+    ProcessState state() const noexcept { return state_; }
+    pid_t pid() const noexcept { return child_ ? child_->pid : 0; }
+    bool everStarted() const noexcept { return startedAtUs_ != 0; }
+    const std::string& spawnError() const noexcept { return spawnErr_; }
+    ProgramInfo info() const;
+
+    // Requests (supervisord's rpcinterface checks, in its order).
+    Status start();
+    Status stop();
+    Status sendSignal(int sig);
+    Status writeInput(std::string data);
+    // Used by shutdown: a BACKOFF program cannot be stopped, it gives up.
+    void giveUp();
+    // autostart=true and never started: start (at load and on addGroup).
+    void autostart();
+
+    // Called on every state change until it returns true.
+    using Waiter = std::function<bool(Program&)>;
+    void addWaiter(Waiter w);
+
+    ProgramLog& log() noexcept { return log_; }
+    const ProgramLog& log() const noexcept { return log_; }
+    // Open (or create) the configured log files; SIGUSR2 reopens them.
+    void openLogFiles();
+    void reopenLogFiles();
+    void clearLogs();
+    const std::string& stdoutLogPath() const noexcept { return stdoutLogPath_; }
+    const std::string& stderrLogPath() const noexcept { return stderrLogPath_; }
+    // Resolved AUTO paths (set by the engine before openLogFiles()).
+    void setLogPaths(std::string out, std::string err);
+
+private:
+    void spawn();
+    void onSpawned(uint64_t generation, Result<Child> r);
+    void onExit(uint64_t generation, int status, bool known);
+    void setState(ProcessState s);
+    void enterBackoff(std::string why);
+    void scheduleTimer(uint64_t atUs, void (Program::*fn)());
+    void onStartTimer();
+    void onBackoffTimer();
+    void onKillTimer();
+    void watchOutput(int fd, bool isStderr);
+    void readOutput(int fd, bool isStderr);
+    void closeStream(bool isStderr);
+    void flushInput();
+    void closeInput();
+    bool expectedExit(int code) const;
+    int signalChild(int sig, bool tree);
+
+    ProgramHost& host_;
+    config::ProcessConfig cfg_;
+    std::string namespec_;
+    int groupPriority_;
+
+    ProcessState state_ = ProcessState::Stopped;
+    std::optional<Child> child_;
+    uint64_t generation_ = 0; // of the current spawn; stale callbacks are ignored
+    bool spawnInFlight_ = false;
+    bool stopWhenSpawned_ = false;
+    uint64_t startedAtUs_ = 0;     // realtime
+    uint64_t startedAtMono_ = 0;   // monotonic
+    uint64_t stoppedAtUs_ = 0;     // realtime
+    int backoff_ = 0;
+    std::string spawnErr_;
+    int exitStatus_ = 0;
+    bool exitKnown_ = true;
+    SourcePtr timer_;
+    std::vector<Waiter> waiters_;
+
+    ProgramLog log_;
+    std::string stdoutLogPath_, stderrLogPath_;
+    std::unique_ptr<LogFile> stdoutFile_, stderrFile_;
+    // Output pipes stay watched until EOF, which may come after the exit of
+    // the main process (descendants holding the pipe).
+    struct Reader {
+        int fd = -1;
+        SourcePtr src;
+    };
+    Reader outReader_, errReader_;
+    int stdinFd_ = -1;
+    SourcePtr stdinSrc_;
+    std::string stdinPending_;
+
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+// supervisord's description text (spec §3.4).
+std::string describe(ProcessState s, pid_t pid, uint64_t startedAtUs, uint64_t stoppedAtUs,
+                     uint64_t nowUs, const std::string& spawnErr, const std::string& name);
+// Python timedelta text of whole seconds: "0:01:02", "1 day, 2:03:04".
+std::string formatUptime(int64_t seconds);
+
+} // namespace scopevisor

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Process spawning, shared by the backends.
+//
+// forkChild() does supervisord's child set-up (spec §3.3) with Linux tools:
+// pipes for stdin/stdout/stderr whose daemon ends are non-blocking, a child in
+// a session and process group of its own, default signal dispositions, no
+// inherited fds, the program's user, directory and umask, then execve(). The
+// daemon runs threads, so the child may only make async-signal-safe calls:
+// everything that needs memory or NSS (argv/envp arrays, the user's passwd
+// and group data, message texts) is prepared in the parent before fork().
+//
+// Failures in the child after fork() are reported on an error pipe that the
+// successful execve() closes (O_CLOEXEC), so "EOF without a byte" means the
+// program runs. For supervisord compatibility the child also writes
+// supervisord's own lines ("supervisor: couldn't exec ...", "supervisor:
+// child process was not spawned") to its stderr, which is the program's log.
+//
+// A "held" child (hold = true) stops after its fd set-up and waits for one
+// byte on a release pipe before it switches user and execs. The systemd
+// backend uses that to move the child into its scope first, so no
+// instruction of the program runs outside the scope.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backend.h"
+#include "config.h"
+#include "scopevisor/control.h"
+
+namespace scopevisor {
+
+struct Forked {
+    Child child;        // pid, pidfd and the daemon ends of the pipes
+    int releaseFd = -1; // hold mode: write end of the release pipe, else -1
+    int errorFd = -1;   // read end of the error pipe (non-blocking, O_CLOEXEC)
+};
+
+// Fork the child described by `spec`. Every fd in the result belongs to the
+// caller. A parent-side failure (unknown user, no privilege to switch user,
+// out of fds or processes) is an Error with code SpawnFailed and nothing is
+// left behind; failures inside the child come through errorFd.
+Result<Forked> forkChild(const SpawnSpec& spec, bool hold);
+
+// Let a held child go on to exec, and close releaseFd. Closing releaseFd
+// without calling this (or the daemon dying) makes the child _exit(127)
+// without running the program.
+void releaseChild(int releaseFd);
+
+// The child's failure message from the error pipe, or "" when the exec
+// succeeded. With `block`, waits until the child has either exec'd or
+// exited. Without it, call only once errorFd is readable (EPOLLIN/EPOLLHUP):
+// the child writes its message with one write() and exits, so a readable
+// pipe holds either the whole message or EOF. Does not close errorFd.
+std::string readSpawnError(int errorFd, bool block);
+
+// Resolve argv[0] the way supervisord does (process.py get_execv_args): a
+// name containing '/' is used as written, anything else is looked up in the
+// directories of `pathEnv` (supervisord's default /bin:/usr/bin:/usr/local/bin
+// when empty), the first existing file wins. Errors carry supervisord's texts
+// because supervisorctl shows them verbatim:
+//   NoFile        "can't find command 'x'"
+//   NotExecutable "command at '/x' is a directory",
+//                 "command at '/x' is not executable",
+//                 "no permission to run command '/x'", "command is empty".
+// Relative names are checked relative to `directory` when one is given,
+// because the child chdirs there before it execs; the returned path stays
+// as written (relative) for the same reason.
+Result<std::string> resolveExecutable(const std::string& argv0, const std::string& pathEnv,
+                                      const std::string& directory = {});
+
+// The child's environment, supervisord spec §6.7: the daemon's environment,
+// SUPERVISOR_ENABLED=1, SUPERVISOR_SERVER_URL (the program's serverurl
+// unless it is AUTO, else `serverUrl`; left out when that is empty),
+// SUPERVISOR_PROCESS_NAME, SUPERVISOR_GROUP_NAME, then [supervisord]
+// environment, then the program's environment. A later value replaces an
+// earlier one in place, so the order is stable: first appearance of each key.
+std::vector<std::string> buildEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& daemonEnv,
+    const config::DaemonConfig& daemon, const config::ProcessConfig& program,
+    const std::string& serverUrl);
+
+// The calling process's environment as pairs (for buildEnvironment).
+std::vector<std::pair<std::string, std::string>> currentEnvironment();
+
+// pidfd helpers (raw syscalls; errno on failure).
+int pidfdOpen(pid_t pid);
+int pidfdSendSignal(int pidfd, int sig);
+
+} // namespace scopevisor
