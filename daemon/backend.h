@@ -64,6 +64,14 @@ public:
     // The main process has exited: kill whatever of the program is left and
     // free backend resources (the scope). Never blocks.
     virtual void cleanup(const Child& c) = 0;
+    // Take over a process that a previous daemon started (DESIGN.md §3):
+    // watch `c.pidfd` and call `exited` once when it has gone. The process is
+    // not our child, so its exit status cannot be read: `known` is false.
+    virtual Status adopt(const Child& c, ExitFn exited) {
+        (void)c;
+        (void)exited;
+        return Error{ErrorCode::Failed, std::string(name()) + " backend cannot adopt processes"};
+    }
 };
 
 } // namespace scopevisor

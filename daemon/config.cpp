@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include <fcntl.h>
@@ -394,7 +393,7 @@ void readIncludes(Loader& l, const std::string& mainFile)
             // file's own [include] would silently do nothing there.
             if (const ini::Section* nested = doc.find("include")) {
                 l.warn(nested->loc, "include", "",
-                       "[include] in an included file is not followed (only the main file's is)");
+                       "not followed in an included file (only the main file's [include] is read)");
                 doc.remove("include");
             }
             l.doc.merge(std::move(doc));
@@ -468,12 +467,16 @@ Config build(ini::Document doc, const std::string& file, const LoadContext& ctx)
     Config cfg;
     cfg.path = file;
     cfg.files.push_back(file);
-    Loader l{ctx, cfg, std::move(doc), {}};
+    Loader l{ctx, cfg, std::move(doc), {}, nullptr};
     for (const auto& [k, v] : ctx.env)
         l.globals["ENV_" + k] = v;
     l.globals["host_node_name"] = ctx.hostname;
 
+    // The main file's [DEFAULT] applies to its [include] already; the
+    // included files' [DEFAULT] keys join it afterwards.
+    l.defaults = l.doc.find("DEFAULT");
     readIncludes(l, file);
+    l.defaults = l.doc.find("DEFAULT");
     readDaemon(l);
     readSections(l);
     buildGroups(l);
@@ -566,105 +569,5 @@ Config parse(const std::string& text, const std::string& path, const LoadContext
     const std::string file = absolutePath(path);
     return build(ini::Document::parse(text, file), file, ctx);
 }
-
-// ---- the shared loader state ----
-
-namespace detail {
-
-std::string dirnameOf(const std::string& file)
-{
-    const size_t slash = file.rfind('/');
-    if (slash == std::string::npos)
-        return ".";
-    return slash == 0 ? "/" : file.substr(0, slash);
-}
-
-const ini::Entry* Loader::find(const ini::Section& s, std::string_view key) const
-{
-    if (const ini::Entry* e = s.find(key))
-        return e;
-    if (s.name == "DEFAULT" || s.name == "access" || s.name.starts_with("adapter:"))
-        return nullptr;
-    const ini::Section* defaults = doc.find("DEFAULT");
-    return defaults ? defaults->find(key) : nullptr;
-}
-
-void Loader::warn(const SourceLoc& loc, const std::string& section, const std::string& key,
-                  const std::string& message)
-{
-    for (const Diagnostic& d : cfg.warnings)
-        if (d.loc == loc && d.section == section && d.key == key && d.message == message)
-            return;
-    cfg.warnings.push_back(Diagnostic{loc, section, key, message});
-}
-
-void Loader::warnUnknownKeys(const ini::Section& s, std::span<const std::string_view> known,
-                             std::span<const std::string_view> more)
-{
-    for (const ini::Entry& e : s.entries)
-        if (!isOneOf(e.key, known) && !isOneOf(e.key, more))
-            warn(e.loc, s.name, e.key, "unknown key, ignored");
-}
-
-std::optional<std::string> SectionReader::raw(std::string_view key) const
-{
-    const ini::Entry* e = entry(key);
-    if (!e)
-        return std::nullopt;
-    return e->value;
-}
-
-std::string SectionReader::expandFor(std::string_view key, const std::string& text)
-{
-    const ini::Entry* e = entry(key);
-    vars_["here"] = dirnameOf(e ? e->loc.file : section_.loc.file);
-    try {
-        return expand(text, vars_);
-    } catch (const std::invalid_argument& ex) {
-        fail(key, ex.what());
-    }
-}
-
-std::optional<std::string> SectionReader::get(std::string_view key)
-{
-    const ini::Entry* e = entry(key);
-    if (!e)
-        return std::nullopt;
-    return expandFor(key, e->value);
-}
-
-bool SectionReader::boolean(std::string_view key, bool def)
-{
-    return convert(key, [](const std::string& v) { return parseBool(v); }).value_or(def);
-}
-
-long long SectionReader::integer(std::string_view key, long long def, long long min, long long max)
-{
-    return convert(key, [&](const std::string& v) { return parseInteger(v, min, max); }).value_or(def);
-}
-
-uint64_t SectionReader::bytes(std::string_view key, uint64_t def)
-{
-    return convert(key, [](const std::string& v) { return parseByteSize(v); }).value_or(def);
-}
-
-int SectionReader::octal(std::string_view key, int def, int max)
-{
-    return convert(key, [&](const std::string& v) { return parseOctal(v, max); }).value_or(def);
-}
-
-void SectionReader::fail(std::string_view key, const std::string& message) const
-{
-    const ini::Entry* e = entry(key);
-    throw ConfigError(e ? e->loc : section_.loc, section_.name, std::string(key), message);
-}
-
-void SectionReader::warn(std::string_view key, const std::string& message)
-{
-    const ini::Entry* e = entry(key);
-    loader_.warn(e ? e->loc : section_.loc, section_.name, std::string(key), message);
-}
-
-} // namespace detail
 
 } // namespace scopevisor::config

@@ -26,7 +26,8 @@ struct Loader {
     Vars globals;
 
     // RawConfigParser's [DEFAULT]: its keys are the fallback of every
-    // section the loader interprets.
+    // section the loader interprets. Set once all files are read.
+    const ini::Section* defaults = nullptr;
     const ini::Entry* find(const ini::Section& s, std::string_view key) const;
     // Adds a warning unless the same one is there (numprocs repeats them).
     void warn(const SourceLoc& loc, const std::string& section, const std::string& key,

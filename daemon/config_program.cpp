@@ -284,6 +284,14 @@ void buildGroups(Loader& l)
     // Groups in the order of their sections; the engine orders by priority.
     std::map<std::string, SourceLoc> groupLocs;
     size_t total = 0;
+    auto addProcesses = [&](GroupConfig& g, const Program& p, const ini::Section& s) {
+        std::vector<ProcessConfig> procs = processesOf(l, p, g.name);
+        total += procs.size();
+        if (total > kMaxProcesses)
+            throw ConfigError(s.loc, s.name, "", "too many processes (more than " +
+                                                     std::to_string(kMaxProcesses) + ")");
+        std::move(procs.begin(), procs.end(), std::back_inserter(g.processes));
+    };
     for (const ini::Section& s : l.doc.sections()) {
         GroupConfig g;
         g.loc = s.loc;
@@ -291,16 +299,14 @@ void buildGroups(Loader& l)
             g.name = spec->second.name;
             g.priority = spec->second.priority;
             g.fromGroupSection = true;
-            for (size_t m : spec->second.members) {
-                std::vector<ProcessConfig> procs = processesOf(l, programs[m], g.name);
-                std::move(procs.begin(), procs.end(), std::back_inserter(g.processes));
-            }
+            for (size_t m : spec->second.members)
+                addProcesses(g, programs[m], s);
         } else if (s.name.starts_with("program:")) {
             const size_t idx = byName.at(std::string(trim(std::string_view(s.name).substr(8))));
             if (claimed.count(idx))
                 continue;
             g.name = programs[idx].name;
-            g.processes = processesOf(l, programs[idx], g.name);
+            addProcesses(g, programs[idx], s);
             // supervisord gives a program's own group the program's priority.
             if (!g.processes.empty()) {
                 g.priority = g.processes.front().priority;
@@ -324,10 +330,6 @@ void buildGroups(Loader& l)
             if (!names.insert(pc.name).second)
                 throw ConfigError(pc.loc, s.name, "process_name",
                                   "two processes of group " + quote(g.name) + " are named " + quote(pc.name));
-        total += g.processes.size();
-        if (total > kMaxProcesses)
-            throw ConfigError(s.loc, s.name, "", "too many processes (more than " +
-                                                     std::to_string(kMaxProcesses) + ")");
         l.cfg.groups.push_back(std::move(g));
     }
 }

@@ -92,6 +92,19 @@ void DirectBackend::spawn(const SpawnSpec& spec, SpawnDone done, ExitFn exited) 
     done(f.child);
 }
 
+Status DirectBackend::adopt(const Child& c, ExitFn exited) {
+    if (c.pidfd < 0)
+        return Error{ErrorCode::Failed, "no pidfd for pid " + std::to_string(c.pid)};
+    try {
+        // Not our child: waitid() on its pidfd fails with ECHILD at its exit,
+        // which onPidfd() reports as an unknown status.
+        watch(c.pid, c.pidfd, false, std::move(exited));
+    } catch (const std::exception& ex) {
+        return Error{ErrorCode::Failed, std::string("couldn't watch the process: ") + ex.what()};
+    }
+    return okStatus();
+}
+
 void DirectBackend::watch(pid_t pid, int pidfd, bool ownsFd, ExitFn exited) {
     Watch w;
     w.pidfd = pidfd;

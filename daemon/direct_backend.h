@@ -51,6 +51,7 @@ public:
     // seen, the main process is killed too and reaped in the background
     // without calling `exited`.
     void cleanup(const Child& c) override;
+    Status adopt(const Child& c, ExitFn exited) override;
 
 private:
     struct Watch {

@@ -13,6 +13,7 @@
 #include "log_read.h"
 #include "logging.h"
 #include "spawn.h"
+#include "state_file.h"
 
 namespace scopevisor {
 namespace {
@@ -59,6 +60,9 @@ Engine::Engine(Loop& loop, Backend& backend, config::Config cfg, EngineOptions o
         mainLog_.append(l, mainLogSeq_);
         if (mainLogFile_)
             mainLogFile_->write(l);
+        // Log lines come from any thread; listeners hear them on the loop.
+        if (hasListeners_.load(std::memory_order_relaxed))
+            loop_.post([this, line = std::string(line)] { each([&](Listener* x) { x->mainLog(line); }); });
     });
     if (!config_.daemon.logfile.empty()) {
         mainLogFile_ = std::make_unique<LogFile>(config_.daemon.logfile, config_.daemon.logfileMaxbytes,
@@ -82,10 +86,68 @@ void Engine::begin() {
     for (const auto& g : config_.groups)
         activateGroup(g);
     begun_ = true;
+    if (!opts_.configPath.empty() && stateFile_.empty())
+        stateFile_ = stateFilePath(stateDirectory(config_.daemon.stateDir), opts_.configPath);
+    adoptPrograms();
     // At start-up every autostart program is spawned in the same pass,
     // priority only ordering them (supervisord §3.5).
     for (auto* p : programsInOrder())
         p->autostart();
+}
+
+// ---- state across daemon restarts ----------------------------------------
+
+void Engine::adoptPrograms() {
+    if (stateFile_.empty())
+        return;
+    StateMap state = readStateFile(stateFile_);
+    for (auto* p : programsInOrder()) {
+        auto it = state.find(p->namespec());
+        if (it != state.end())
+            p->adopt(it->second); // sets the desired state even if nothing runs
+    }
+    // Line numbers and byte offsets move on while programs talk: keep the
+    // file fresh enough that a crash loses little.
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [this, tick] {
+        if (outputSinceSave_)
+            saveState();
+        saveTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
+    };
+    saveTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
+    saveState();
+}
+
+void Engine::setDesired(Program& p, Desired d) {
+    if (p.desired() == d)
+        return;
+    p.setDesired(d);
+    scheduleSave();
+}
+
+void Engine::scheduleSave() {
+    if (stateFile_.empty() || saveScheduled_)
+        return;
+    saveScheduled_ = true;
+    // Coalesce: 1000 programs starting at once write the file once.
+    loop_.defer([this] {
+        saveScheduled_ = false;
+        saveState();
+    });
+}
+
+void Engine::saveState() {
+    if (stateFile_.empty())
+        return;
+    outputSinceSave_ = false;
+    StateMap state = readStateFile(stateFile_);
+    // Keep the desired state of programs of groups that are not active now
+    // (removed by a reload, maybe back later); replace the others.
+    for (auto* p : programsInOrder())
+        state[p->namespec()] = p->record();
+    std::string err;
+    if (!writeStateFile(stateFile_, state, &err))
+        log::warn("cannot save the state: " + err);
 }
 
 // ---- groups -------------------------------------------------------------
@@ -202,6 +264,7 @@ Status Engine::gate() const {
 // ---- ProgramHost --------------------------------------------------------
 
 void Engine::stateChanged(Program& p, ProcessState old) {
+    scheduleSave();
     if (listeners_.empty())
         return;
     auto info = p.info();
@@ -209,6 +272,7 @@ void Engine::stateChanged(Program& p, ProcessState old) {
 }
 
 void Engine::output(Program& p, bool isStderr, std::string_view data) {
+    outputSinceSave_ = true;
     if (listeners_.empty())
         return;
     each([&](Listener* l) { l->programOutput(p.namespec(), isStderr ? Stream::Stderr : Stream::Stdout, data); });
@@ -224,6 +288,8 @@ std::vector<std::string> Engine::childEnvironment(const config::ProcessConfig& c
 void Engine::doStart(Program& p, bool wait, Callback<Status> done) {
     const ProcessState before = p.state();
     Status st = p.start();
+    if (st || st.error().code == ErrorCode::AlreadyStarted)
+        setDesired(p, Desired::Started);
     if (!st) {
         done(std::move(st));
         return;
@@ -256,6 +322,8 @@ void Engine::doStart(Program& p, bool wait, Callback<Status> done) {
 
 void Engine::doStop(Program& p, bool wait, Callback<Status> done) {
     Status st = p.stop();
+    if (st || st.error().code == ErrorCode::NotRunning)
+        setDesired(p, Desired::Stopped);
     if (!st || !wait || isStoppedState(p.state())) {
         done(std::move(st));
         return;
@@ -424,6 +492,7 @@ void Engine::restart(std::string namespec, bool wait, Callback<Status> done) {
                 return done(Error{ErrorCode::NoSuchProgram, "no such program: " + namespec});
             doStart(*q, wait, done);
         };
+        setDesired(*p, Desired::Started);
         if (isRunningState(p->state()) || p->state() == ProcessState::Stopping) {
             if (p->state() != ProcessState::Stopping) {
                 if (auto st = p->stop(); !st)
@@ -680,7 +749,8 @@ void Engine::clearMainLog(Callback<Status> done) {
 
 Result<config::Config> Engine::readConfig() {
     try {
-        auto c = config::load(opts_.configPath, opts_.loadContext);
+        auto c = opts_.load ? opts_.load(opts_.configPath, opts_.loadContext)
+                            : config::load(opts_.configPath, opts_.loadContext);
         for (auto& w : c.warnings)
             log::warn(w.text());
         return c;
@@ -888,6 +958,7 @@ void Engine::requestShutdown() {
     log::info("shutting down: stopping all programs");
     setDaemonState(DaemonState::Shutdown);
     stopEverything([this] {
+        saveState();
         log::info("all programs stopped");
         if (onShutdown_)
             onShutdown_();
@@ -939,11 +1010,17 @@ void Engine::reopenLogs() {
 }
 
 void Engine::addListener(Listener* l) {
-    loop_.post([this, l] { listeners_.push_back(l); });
+    loop_.post([this, l] {
+        listeners_.push_back(l);
+        hasListeners_ = true;
+    });
 }
 
 void Engine::removeListener(Listener* l) {
-    auto rm = [this, l] { listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), l), listeners_.end()); };
+    auto rm = [this, l] {
+        listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), l), listeners_.end());
+        hasListeners_ = !listeners_.empty();
+    };
     if (std::this_thread::get_id() == loopThread_)
         return rm();
     // Elsewhere: wait until the loop has dropped it, so that the caller may

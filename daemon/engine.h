@@ -6,6 +6,7 @@
 // runs there; everything else runs on the loop thread only.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,9 @@ struct EngineOptions {
     std::string version;
     // SUPERVISOR_SERVER_URL for children (set when an XML-RPC listener exists).
     std::string serverUrl;
+    // Reads the configuration for reload (default: config::load). The daemon
+    // adds the programs that adapters import from legacy files here.
+    std::function<config::Config(const std::string& path, const config::LoadContext&)> load;
 };
 
 class Engine final : public Control, private ProgramHost {
@@ -121,6 +125,10 @@ private:
     void stopEverything(std::function<void()> then);
     void stopNextGroup(std::vector<std::string> order, std::function<void()> then);
     void setDaemonState(DaemonState s);
+    void setDesired(Program& p, Desired d);
+    void scheduleSave();
+    void saveState();
+    void adoptPrograms();
     void cleanupAutoLogs();
     std::string autoLogPath(const config::ProcessConfig& p, const char* channel);
 
@@ -137,11 +145,16 @@ private:
     std::vector<std::unique_ptr<Group>> groups_; // active groups, by priority
     std::unordered_map<std::string, Program*> byNamespec_;
     std::vector<Listener*> listeners_;
+    std::atomic<bool> hasListeners_{false};
     DaemonState state_ = DaemonState::Running;
     std::function<void()> onShutdown_;
     bool begun_ = false;
     std::thread::id loopThread_ = std::this_thread::get_id(); // the engine is made on its loop's thread
     SourcePtr waitingLog_;
+    std::string stateFile_; // "" without a configuration file (tests)
+    bool saveScheduled_ = false;
+    bool outputSinceSave_ = false;
+    SourcePtr saveTimer_;
 
     // The daemon's own log, for readMainLog; written from any thread.
     std::mutex mainLogMutex_;

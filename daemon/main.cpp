@@ -3,7 +3,9 @@
 // scopevisord: load the configuration, pick a backend, run the engine on the
 // sd-event loop until SIGTERM/SIGINT (or a shutdown request) has stopped
 // every program.
+#include <atomic>
 #include <csignal>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "adapter_host.h"
 #include "config.h"
 #include "direct_backend.h"
 #include "engine.h"
@@ -109,6 +112,52 @@ void raiseFdLimit(int minfds) {
         log::warn("could not raise the open-files limit to " + std::to_string(minfds));
 }
 
+// Add what the adapters import from legacy files; a name that is already
+// a group of the configuration is an error, not a silent override.
+bool addImports(const AdapterManager& adapters, config::Config& cfg, std::string* err) {
+    std::vector<config::GroupConfig> imported;
+    if (!adapters.importPrograms(&imported, err))
+        return false;
+    for (auto& g : imported) {
+        if (cfg.findGroup(g.name)) {
+            *err = g.loc.file + ": imported program '" + g.name + "' has the name of a group of " + cfg.path;
+            return false;
+        }
+        cfg.groups.push_back(std::move(g));
+    }
+    return true;
+}
+
+// SUPERVISOR_SERVER_URL for children: supervisord's rule, the unix socket
+// first, else the TCP listener.
+std::string serverUrl(const config::Config& cfg) {
+    if (cfg.unixHttpServer && !cfg.unixHttpServer->file.empty())
+        return "unix://" + cfg.unixHttpServer->file;
+    if (cfg.inetHttpServer && !cfg.inetHttpServer->port.empty()) {
+        std::string port = cfg.inetHttpServer->port;
+        auto colon = port.rfind(':');
+        std::string host = colon == std::string::npos ? "" : port.substr(0, colon);
+        std::string num = colon == std::string::npos ? port : port.substr(colon + 1);
+        if (host.empty() || host == "*")
+            host = "localhost";
+        return "http://" + host + ":" + num;
+    }
+    return "";
+}
+
+// Adapters may wait for engine answers while they shut down (a reply in
+// flight): keep the loop turning until every adapter has stopped.
+void stopAdapters(SdEventLoop& loop, AdapterManager& adapters) {
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+        adapters.stop();
+        done = true;
+        loop.post([] {});
+    });
+    loop.runUntil([&] { return done.load(); }, 60ull * 1000000);
+    t.join();
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -162,11 +211,31 @@ int main(int argc, char** argv) {
     log::info(std::string("backend: direct (") +
               (backendChoice == "auto" ? "auto: no systemd backend in this build" : "requested") + ")");
 
+    // Adapters: load the modules the configuration enables, and add the
+    // programs they import from legacy configuration files.
+    AdapterManager adapters(cfg);
+    {
+        std::string err;
+        if (!adapters.load(planAdapters(cfg), &err) || !addImports(adapters, cfg, &err)) {
+            log::critical(err);
+            return 1;
+        }
+    }
+
     EngineOptions eo;
     eo.configPath = opt.config;
     eo.loadContext = ctx;
     eo.version = SCOPEVISOR_VERSION;
+    eo.serverUrl = serverUrl(cfg);
+    eo.load = [&adapters](const std::string& path, const config::LoadContext& c) {
+        config::Config next = config::load(path, c);
+        std::string err;
+        if (!addImports(adapters, next, &err))
+            throw std::runtime_error(err);
+        return next;
+    };
     Engine engine(loop, *backend, std::move(cfg), eo);
+
 
     int exitCode = 0;
     engine.setOnShutdown([&] { loop.exit(exitCode); });
@@ -186,9 +255,19 @@ int main(int argc, char** argv) {
 
     log::info("scopevisord " SCOPEVISOR_VERSION " started with pid " + std::to_string(getpid()));
     engine.begin();
+    adapters.takeSocketActivation();
+    {
+        std::string err;
+        if (!adapters.start(engine, &err)) {
+            log::critical(err);
+            stopAdapters(loop, adapters);
+            return 1;
+        }
+    }
     sd_notify(0, "READY=1\nSTATUS=Supervising programs");
     int r = loop.run();
     sd_notify(0, "STOPPING=1");
+    stopAdapters(loop, adapters);
     if (!pidfile.empty())
         unlink(pidfile.c_str());
     log::info("exiting");

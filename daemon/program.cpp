@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -161,7 +162,8 @@ Status Program::start() {
 }
 
 void Program::autostart() {
-    if (cfg_.autostart && state_ == ProcessState::Stopped && !everStarted()) {
+    const bool wanted = desired_ == Desired::Started || (desired_ == Desired::Default && cfg_.autostart);
+    if (wanted && state_ == ProcessState::Stopped && !everStarted()) {
         auto st = start();
         if (!st)
             enterBackoff(st.error().message);
@@ -443,6 +445,82 @@ Status Program::sendSignal(int sig) {
     if (err != 0)
         return Error{ErrorCode::Failed, namespec_ + ": " + errnoText(err)};
     return okStatus();
+}
+
+// ---- adoption -----------------------------------------------------------
+
+ProgramRecord Program::record() const {
+    ProgramRecord r;
+    r.desired = desired_;
+    if (child_ && (state_ == ProcessState::Running || state_ == ProcessState::Starting ||
+                   state_ == ProcessState::Stopping)) {
+        r.pid = child_->pid;
+        r.pidStartTicks = processStartTicks(child_->pid);
+        r.startedAtUs = startedAtUs_;
+        r.unit = child_->unit;
+    }
+    r.stdoutNextLine = log_.stdoutBuf().nextLine();
+    r.stdoutBytes = log_.stdoutBuf().bytesEnd();
+    r.stderrNextLine = log_.stderrBuf().nextLine();
+    r.stderrBytes = log_.stderrBuf().bytesEnd();
+    r.nextSeq = log_.nextSeq();
+    return r;
+}
+
+bool Program::adopt(const ProgramRecord& r) {
+    desired_ = r.desired;
+    // Numbering and offsets go on from where the previous daemon was.
+    log_.stdoutBuf().resume(r.stdoutNextLine, r.stdoutBytes);
+    log_.stderrBuf().resume(r.stderrNextLine, r.stderrBytes);
+    log_.resume(r.nextSeq);
+    if (r.pid <= 0 || r.pidStartTicks == 0 || processStartTicks(r.pid) != r.pidStartTicks)
+        return false; // gone, or the pid now belongs to another process
+    Child c;
+    c.pid = r.pid;
+    c.unit = r.unit;
+    c.pidfd = pidfdOpen(r.pid);
+    if (c.pidfd < 0)
+        return false;
+    // The program holds read-write ends of its own pipes (DESIGN.md §3), so
+    // its pipes are still there: reopen them through /proc.
+    const std::string fdDir = "/proc/" + std::to_string(r.pid) + "/fd/";
+    c.stdinFd = ::open((fdDir + "0").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    c.stdoutFd = ::open((fdDir + "1").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (!cfg_.redirectStderr)
+        c.stderrFd = ::open((fdDir + "2").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    std::weak_ptr<int> alive = alive_;
+    const uint64_t gen = ++generation_;
+    auto st = host_.backend().adopt(c, [this, alive, gen](int status, bool known) {
+        if (auto a = alive.lock())
+            onExit(gen, status, known);
+    });
+    if (!st) {
+        log::warn("cannot adopt " + namespec_ + " (pid " + std::to_string(r.pid) + "): " + st.error().message);
+        for (int fd : {c.pidfd, c.stdinFd, c.stdoutFd, c.stderrFd})
+            if (fd >= 0)
+                ::close(fd);
+        return false;
+    }
+    startedAtUs_ = r.startedAtUs;
+    const uint64_t nowRt = host_.loop().realtime();
+    const uint64_t age = nowRt > r.startedAtUs ? nowRt - r.startedAtUs : 0;
+    const uint64_t nowMono = host_.loop().now();
+    startedAtMono_ = nowMono > age ? nowMono - age : 0;
+    child_ = c;
+    if (c.stdoutFd >= 0) {
+        outReader_.fd = c.stdoutFd;
+        watchOutput(outReader_.fd, false);
+    }
+    if (c.stderrFd >= 0) {
+        errReader_.fd = c.stderrFd;
+        watchOutput(errReader_.fd, true);
+    }
+    stdinFd_ = c.stdinFd;
+    child_->stdinFd = child_->stdoutFd = child_->stderrFd = -1;
+    log::info("adopted: '" + namespec_ + "' with pid " + std::to_string(r.pid) +
+              (r.unit.empty() ? "" : " in " + r.unit));
+    setState(ProcessState::Running);
+    return true;
 }
 
 // ---- output -------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include "log_file.h"
 #include "loop.h"
 #include "scopevisor/control.h"
+#include "state_file.h"
 
 namespace scopevisor {
 
@@ -59,8 +60,19 @@ public:
     Status writeInput(std::string data);
     // Used by shutdown: a BACKOFF program cannot be stopped, it gives up.
     void giveUp();
-    // autostart=true and never started: start (at load and on addGroup).
+    // At load and on addGroup: start if the configuration says autostart
+    // and the user did not stop it, or if the user started it before.
     void autostart();
+
+    // What the user asked for last (explicit start or stop), kept across
+    // daemon restarts.
+    Desired desired() const noexcept { return desired_; }
+    void setDesired(Desired d) noexcept { desired_ = d; }
+    // Take over the process a previous daemon left running, as recorded in
+    // `r`. False (and nothing changed) when that process is gone.
+    bool adopt(const ProgramRecord& r);
+    // What a new daemon needs to know about this program.
+    ProgramRecord record() const;
 
     // Called on every state change until it returns true.
     using Waiter = std::function<bool(Program&)>;
@@ -101,6 +113,7 @@ private:
     int groupPriority_;
 
     ProcessState state_ = ProcessState::Stopped;
+    Desired desired_ = Desired::Default;
     std::optional<Child> child_;
     uint64_t generation_ = 0; // of the current spawn; stale callbacks are ignored
     bool spawnInFlight_ = false;

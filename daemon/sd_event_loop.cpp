@@ -151,7 +151,18 @@ int SdEventLoop::onDeferred(sd_event_source*, void* self) {
     return 0;
 }
 
-int SdEventLoop::run() { return sd_event_loop(ev_); }
+// Not sd_event_loop()/sd_event_exit(): a finished sd_event cannot run again,
+// and the daemon keeps turning the loop after the engine is done, while the
+// adapters shut down.
+int SdEventLoop::run() {
+    exitRequested_ = false;
+    while (!exitRequested_) {
+        int r = sd_event_run(ev_, UINT64_MAX);
+        if (r < 0)
+            return r;
+    }
+    return exitCode_;
+}
 
 bool SdEventLoop::runUntil(const std::function<bool()>& pred, uint64_t timeoutUs) {
     const uint64_t deadline = now() + timeoutUs;
@@ -162,12 +173,15 @@ bool SdEventLoop::runUntil(const std::function<bool()>& pred, uint64_t timeoutUs
         // Short slices: `pred` may turn true without any event of ours
         // (a file another process writes).
         int r = sd_event_run(ev_, std::min<uint64_t>(deadline - t, 10000));
-        if (r < 0 || sd_event_get_state(ev_) == SD_EVENT_FINISHED)
+        if (r < 0)
             return pred();
     }
     return true;
 }
 
-void SdEventLoop::exit(int code) { sd_event_exit(ev_, code); }
+void SdEventLoop::exit(int code) {
+    exitCode_ = code;
+    exitRequested_ = true;
+}
 
 } // namespace scopevisor

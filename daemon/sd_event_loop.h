@@ -34,7 +34,7 @@ public:
     // afterwards; call before starting threads).
     SourcePtr addSignal(int sig, std::function<void()> fn);
 
-    // Run until exit() is called; returns the exit code.
+    // Run until exit() is called (on the loop thread); returns its code.
     int run();
     // Run until `pred` is true or `timeoutUs` passed (tests). Returns pred().
     bool runUntil(const std::function<bool()>& pred, uint64_t timeoutUs);
@@ -47,6 +47,8 @@ private:
     static int onDeferred(sd_event_source*, void* self);
 
     sd_event* ev_ = nullptr;
+    bool exitRequested_ = false;
+    int exitCode_ = 0;
     int postFd_ = -1;
     sd_event_source* postSource_ = nullptr;
     std::mutex postMutex_;

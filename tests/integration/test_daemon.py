@@ -50,10 +50,10 @@ class Daemon:
     def __init__(self, tmp_path, body, extra_args=()):
         self.dir = tmp_path
         self.conf = tmp_path / "test.conf"
-        self.log = tmp_path / "daemon.log"
+        self.log = tmp_path / f"daemon-{time.monotonic_ns()}.log"
         self.write(body)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify_path = str(tmp_path / "notify.sock")
+        self.notify_path = str(tmp_path / f"notify-{time.monotonic_ns()}.sock")
         self.notify.bind(self.notify_path)
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
         env.pop("JOURNAL_STREAM", None)
@@ -65,7 +65,9 @@ class Daemon:
         )
 
     def write(self, body):
-        self.conf.write_text(f"[supervisord]\nchildlogdir = {self.dir}\n" + body)
+        self.conf.write_text(
+            f"[supervisord]\nchildlogdir = {self.dir}\n[scopevisord]\nstate_dir = {self.dir}/state\n" + body
+        )
 
     def output(self):
         return read(self.log)
@@ -229,3 +231,25 @@ def test_numprocs_and_spawn_error_are_logged(daemon, tmp_path):
     assert d.wait_log(r"gave up: broken entered FATAL state"), d.output()
     assert re.search(r"broken.*nonexistent-dir", d.output())
     assert d.stop() == 0
+
+
+def test_kill_9_then_a_new_daemon_adopts_the_programs(daemon, tmp_path):
+    body = "[program:quiet]\ncommand = /bin/sleep 1000\nstartsecs = 0\n"
+    d = daemon(body)
+    d.ready()
+    m = d.wait_log(r"spawned: 'quiet' with pid (\d+)")
+    pid = int(m.group(1))
+    # The state file is written just after the spawn (coalesced per loop pass).
+    state = tmp_path / "state"
+    assert wait_for(lambda: any(f"\t{pid}\t" in read(p) for p in state.glob("*.state")))
+    d.proc.kill()  # SIGKILL: no chance to stop anything
+    d.proc.wait()
+    assert alive(pid)
+    d2 = daemon(body)
+    d2.ready()
+    assert d2.wait_log(rf"adopted: 'quiet' with pid {pid}"), d2.output()
+    assert "spawned: 'quiet'" not in d2.output()
+    assert d2.stop() == 0
+    assert wait_for(lambda: not alive(pid))
+    # Not its child: the new daemon cannot know the exit status, and says so.
+    assert "stopped: quiet (exit status unknown)" in d2.output()

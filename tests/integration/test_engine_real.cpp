@@ -45,7 +45,9 @@ protected:
     }
 
     void writeConfig(const std::string& body) {
-        std::ofstream(dir + "/test.conf") << "[supervisord]\nchildlogdir = " << dir << "\n" << body;
+        std::ofstream(dir + "/test.conf") << "[supervisord]\nchildlogdir = " << dir << "\n[scopevisord]\nstate_dir = "
+                                          << dir << "/state\n"
+                                          << body;
     }
     void boot(const std::string& body) {
         writeConfig(body);
@@ -242,6 +244,62 @@ TEST_F(RealEngine, LineNumbersContinueAcrossProgramRestarts) {
     ASSERT_TRUE(lines && *lines);
     EXPECT_EQ((*lines)->lines, (std::vector<std::string>{"one", "two", "one", "two"}));
     EXPECT_EQ((*lines)->last, 4u);
+}
+
+TEST_F(RealEngine, ANewEngineAdoptsRunningProgramsAndKeepsTheDesiredState) {
+    const std::string body = "[program:keep]\ncommand = /bin/sleep 1000\nstartsecs = 0\nautorestart = false\n"
+                             "[program:halted]\ncommand = /bin/sleep 1000\nstartsecs = 0\n"
+                             "[program:manual]\ncommand = /bin/sleep 1000\nstartsecs = 0\nautostart = false\n";
+    boot(body);
+    ASSERT_TRUE(waitState("keep", ProcessState::Running));
+    ASSERT_TRUE(waitState("halted", ProcessState::Running));
+    auto st = call<Status>([&](auto cb) { engine->stop("halted", true, cb); });
+    ASSERT_TRUE(st && *st);
+    st = call<Status>([&](auto cb) { engine->start("manual", true, cb); });
+    ASSERT_TRUE(st && *st);
+    const pid_t keep = engine->findProgram("keep")->pid();
+    const pid_t manual = engine->findProgram("manual")->pid();
+    const uint64_t started = engine->findProgram("keep")->info().startedAtUs;
+    // The daemon goes away without stopping anything (a crash, kill -9).
+    loop.runUntil([] { return false; }, kSec / 10);
+    engine.reset();
+    ASSERT_TRUE(pidAlive(keep));
+
+    boot(body);
+    EXPECT_EQ(state("keep"), ProcessState::Running);
+    EXPECT_EQ(engine->findProgram("keep")->pid(), keep);
+    EXPECT_EQ(engine->findProgram("keep")->info().startedAtUs, started);
+    EXPECT_EQ(engine->findProgram("manual")->pid(), manual); // started by hand, adopted
+    EXPECT_EQ(state("halted"), ProcessState::Stopped);        // stopped by hand: stays stopped
+    // The adopted program is watched: its exit is seen. (Here the test
+    // process is still its parent, so the status can be read; for a daemon
+    // that did not spawn it, test_daemon.py checks that it is "unknown".)
+    ::kill(keep, SIGKILL);
+    ASSERT_TRUE(waitState("keep", ProcessState::Exited, 5));
+}
+
+TEST_F(RealEngine, ARecycledPidIsNotAdopted) {
+    boot("[program:a]\ncommand = /bin/sleep 1000\nstartsecs = 0\n");
+    ASSERT_TRUE(waitState("a", ProcessState::Running));
+    const pid_t old = engine->findProgram("a")->pid();
+    loop.runUntil([] { return false; }, kSec / 10); // let the state file be written
+    engine.reset();
+    // Make the recorded start time wrong, as if the pid had been reused.
+    std::string path;
+    for (auto& e : fs::directory_iterator(dir + "/state"))
+        path = e.path();
+    ASSERT_FALSE(path.empty());
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    auto pos = text.find("\t" + std::to_string(old) + "\t");
+    ASSERT_NE(pos, std::string::npos);
+    auto tab = text.find('\t', pos + 1);
+    text.replace(tab + 1, text.find('\t', tab + 1) - tab - 1, "1");
+    std::ofstream(path) << text;
+    boot("[program:a]\ncommand = /bin/sleep 1000\nstartsecs = 0\n");
+    ASSERT_TRUE(waitState("a", ProcessState::Running));
+    EXPECT_NE(engine->findProgram("a")->pid(), old); // a new process, not the stranger
+    ::kill(old, SIGKILL);
 }
 
 } // namespace

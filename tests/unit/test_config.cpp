@@ -4,6 +4,7 @@
 // expansions, includes, groups, warnings and errors.
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -350,6 +351,7 @@ TEST(Program, ScopevisorKeys)
                                     "memory_max = 512M\nmemory_high = 80%\ncpu_weight = 200\n"
                                     "cpu_quota = 150%\ntasks_max = infinity\nio_weight = 1");
     EXPECT_TRUE(p.startretriesInfinite);
+    EXPECT_EQ(p.startretries, INT_MAX); // for readers that only look at the count
     EXPECT_EQ(p.backoffMax, 60);
     EXPECT_EQ(p.resources, (std::map<std::string, std::string>{{"memory_max", "512M"},
                                                                {"memory_high", "80%"},

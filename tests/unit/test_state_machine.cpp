@@ -132,8 +132,9 @@ TEST_F(StateMachine, CrashLoopEndsFatalAfterOnePlusStartretriesSpawns) {
     // Die young every time: 1 + startretries spawns, then FATAL.
     while (state("a") == ProcessState::Starting) {
         backend.exitCode(backend.pidOf("a"), 1);
-        if (state("a") == ProcessState::Backoff)
+        if (state("a") == ProcessState::Backoff) {
             ASSERT_TRUE(advanceUntilStarting("a"));
+        }
     }
     EXPECT_EQ(state("a"), ProcessState::Fatal);
     loop.advance(100 * kSec);
