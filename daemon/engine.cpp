@@ -89,10 +89,18 @@ void Engine::begin() {
     if (!opts_.configPath.empty() && stateFile_.empty())
         stateFile_ = stateFilePath(stateDirectory(config_.daemon.stateDir), opts_.configPath);
     adoptPrograms();
-    // At start-up every autostart program is spawned in the same pass,
-    // priority only ordering them (supervisord §3.5).
+    // At start-up every autostart program is spawned at once, priority only
+    // ordering them (supervisord §3.5), a batch per loop turn.
+    std::vector<std::string> names;
     for (auto* p : programsInOrder())
-        p->autostart();
+        names.push_back(p->namespec());
+    forEachBatched(
+        std::move(names),
+        [](size_t, Program* p) {
+            if (p)
+                p->autostart();
+        },
+        nullptr);
 }
 
 // ---- state across daemon restarts ----------------------------------------
@@ -336,6 +344,29 @@ void Engine::doStop(Program& p, bool wait, Callback<Status> done) {
     });
 }
 
+void Engine::forEachBatched(std::vector<std::string> names, std::function<void(size_t, Program*)> fn,
+                            std::function<void()> then) {
+    // Forking a thousand programs takes the loop a second or more: do it a
+    // batch per loop turn, so that other callers are answered in between.
+    // Names, not pointers: a reload may remove programs between two turns.
+    constexpr size_t kBatch = 32;
+    auto step = std::make_shared<std::function<void(size_t)>>();
+    *step = [this, names = std::move(names), fn = std::move(fn), then = std::move(then), step](size_t from) {
+        const size_t to = std::min(from + kBatch, names.size());
+        for (size_t i = from; i < to; ++i)
+            fn(i, findProgram(names[i]));
+        if (to < names.size()) {
+            loop_.post([step, to] { (*step)(to); });
+            return;
+        }
+        auto finish = std::move(then);
+        *step = nullptr; // the function held itself; let it go
+        if (finish)
+            finish();
+    };
+    (*step)(0);
+}
+
 void Engine::doMulti(std::vector<Program*> targets, bool isStart, bool wait, Callback<MultiResult> done) {
     // Collect one result per target; reply when every deferred one is in.
     struct Pending {
@@ -346,23 +377,30 @@ void Engine::doMulti(std::vector<Program*> targets, bool isStart, bool wait, Cal
     auto pending = std::make_shared<Pending>();
     pending->done = std::move(done);
     pending->results.reserve(targets.size());
-    for (auto* p : targets)
+    std::vector<std::string> names;
+    for (auto* p : targets) {
         pending->results.push_back(resultFor(*p));
+        names.push_back(p->namespec());
+    }
     pending->outstanding = targets.size() + 1;
     auto finishOne = [pending](size_t i, Status st) {
-        if (!st)
+        if (!st && i < pending->results.size())
             pending->results[i].error = st.error();
         if (--pending->outstanding == 0)
             pending->done(std::move(pending->results));
     };
-    for (size_t i = 0; i < targets.size(); ++i) {
-        auto cb = [finishOne, i](Status st) { finishOne(i, std::move(st)); };
-        if (isStart)
-            doStart(*targets[i], wait, cb);
-        else
-            doStop(*targets[i], wait, cb);
-    }
-    finishOne(SIZE_MAX, okStatus()); // the +1 above: reply only after the loop
+    forEachBatched(
+        std::move(names),
+        [this, finishOne, isStart, wait](size_t i, Program* p) {
+            auto cb = [finishOne, i](Status st) { finishOne(i, std::move(st)); };
+            if (!p)
+                cb(Error{ErrorCode::NoSuchProgram, "removed while the operation ran"});
+            else if (isStart)
+                doStart(*p, wait, cb);
+            else
+                doStop(*p, wait, cb);
+        },
+        [finishOne] { finishOne(SIZE_MAX, okStatus()); }); // the +1 above: reply only after the last batch
 }
 
 void Engine::daemonInfo(Callback<DaemonInfo> done) {
@@ -963,6 +1001,16 @@ void Engine::requestShutdown() {
         if (onShutdown_)
             onShutdown_();
     });
+}
+
+void Engine::requestDetach() {
+    if (state_ == DaemonState::Shutdown)
+        return;
+    log::info("exiting; the programs keep running and the next daemon adopts them");
+    setDaemonState(DaemonState::Shutdown);
+    saveState();
+    if (onShutdown_)
+        onShutdown_();
 }
 
 void Engine::shutdown(Callback<Status> done) {

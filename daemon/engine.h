@@ -48,6 +48,9 @@ public:
 
     // Signal handlers (loop thread).
     void requestShutdown();
+    // Exit without touching the programs: they live on in their scopes and
+    // the next daemon adopts them (systemd backend, `systemctl stop`).
+    void requestDetach();
     void requestReload(); // SIGHUP: reload touching only what changed
     void reopenLogs();    // SIGUSR2
 
@@ -112,6 +115,8 @@ private:
     void doStart(Program& p, bool wait, Callback<Status> done);
     void doStop(Program& p, bool wait, Callback<Status> done);
     void doMulti(std::vector<Program*> targets, bool isStart, bool wait, Callback<MultiResult> done);
+    void forEachBatched(std::vector<std::string> names, std::function<void(size_t, Program*)> fn,
+                        std::function<void()> then);
     std::vector<Program*> allPrograms() const;
     Status gate() const; // the SHUTDOWN_STATE gate
 

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "direct_backend.h"
 #include "engine.h"
+#include "frontend.h"
 #include "logging.h"
 #include "sd_event_loop.h"
 
@@ -236,6 +237,22 @@ int main(int argc, char** argv) {
     };
     Engine engine(loop, *backend, std::move(cfg), eo);
 
+    // The D-Bus API: the system bus as root, the session bus with --user or
+    // for another user. Without a bus the daemon serves its adapters only.
+    dbus::FrontendOptions fo;
+    fo.sessionBus = opt.user || geteuid() != 0;
+    fo.log = [](LogLevel lvl, std::string_view m) {
+        switch (lvl) {
+        case LogLevel::Error: return log::error(m);
+        case LogLevel::Warn: return log::warn(m);
+        case LogLevel::Info: return log::info(m);
+        case LogLevel::Debug: return log::debug(m);
+        }
+    };
+    std::string busError;
+    std::unique_ptr<dbus::Frontend> dbusFrontend = dbus::Frontend::start(loop.raw(), engine, fo, &busError);
+    if (!dbusFrontend)
+        log::warn("no D-Bus bus reachable: running without the D-Bus API (" + busError + ")");
 
     int exitCode = 0;
     engine.setOnShutdown([&] { loop.exit(exitCode); });

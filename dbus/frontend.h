@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The D-Bus front end of the engine: org.scopevisor1 with the Manager object
+// at /org/scopevisor1 and one Program object per program (DESIGN.md §4). It
+// sees the engine only through the Control API and its Listener, as every
+// other protocol does, and runs on the engine's sd-event loop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <systemd/sd-event.h>
+
+#include "scopevisor/adapter.h"
+#include "scopevisor/control.h"
+
+namespace scopevisor::dbus {
+
+constexpr const char* kBusName = "org.scopevisor1";
+constexpr const char* kManagerPath = "/org/scopevisor1";
+constexpr const char* kProgramPathPrefix = "/org/scopevisor1/program";
+
+struct FrontendOptions {
+    // The session bus instead of the system bus. Callers are then not
+    // checked with polkit: only the bus's owner (and root) can connect.
+    bool sessionBus = false;
+    std::function<void(LogLevel, std::string_view)> log;
+};
+
+class Frontend {
+public:
+    virtual ~Frontend() = default;
+
+    // Connect to the bus and publish the API; the bus name is requested as
+    // soon as the objects of every program are in place, on the loop. Returns
+    // nullptr with *error set when the bus cannot be reached.
+    static std::unique_ptr<Frontend> start(sd_event* ev, Control& control, FrontendOptions opts,
+                                           std::string* error);
+};
+
+// "/org/scopevisor1/program/<namespec escaped as sd_bus_path_encode does>".
+std::string programPath(const std::string& namespec);
+
+} // namespace scopevisor::dbus

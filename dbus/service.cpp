@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "service.h"
+
+#include <algorithm>
+
+#include <systemd/sd-bus.h>
+
+#include "manager_object.h"
+#include "program_object.h"
+
+namespace scopevisor::dbus {
+
+std::string programPath(const std::string& namespec) {
+    char* path = nullptr;
+    if (sd_bus_path_encode(kProgramPathPrefix, namespec.c_str(), &path) < 0 || !path)
+        throw std::bad_alloc();
+    std::string s(path);
+    free(path);
+    return s;
+}
+
+std::unique_ptr<Frontend> Frontend::start(sd_event* ev, Control& control, FrontendOptions opts, std::string* error) {
+    std::unique_ptr<sdbus::IConnection> conn;
+    try {
+        conn = opts.sessionBus ? sdbus::createSessionBusConnection() : sdbus::createSystemBusConnection();
+    } catch (const sdbus::Error& e) {
+        if (error)
+            *error = e.getMessage();
+        return nullptr;
+    }
+    try {
+        auto s = std::make_unique<Service>(ev, control, std::move(conn), std::move(opts));
+        s->begin();
+        return s;
+    } catch (const std::exception& e) {
+        if (error)
+            *error = e.what();
+        return nullptr;
+    }
+}
+
+Service::Service(sd_event* ev, Control& control, std::unique_ptr<sdbus::IConnection> conn, FrontendOptions opts)
+    : ev_(ev), control_(control), opts_(std::move(opts)), conn_(std::move(conn)) {
+    auth_ = std::make_unique<Authorizer>(*conn_, !opts_.sessionBus);
+    manager_ = std::make_unique<ManagerObject>(*this);
+    signals_ = std::make_unique<SignalQueue>(ev);
+    busLoop_ = std::make_unique<BusLoop>(ev, *conn_, [this](const std::string& why) { lost(why); });
+}
+
+Service::~Service() {
+    *alive_ = false;
+    if (listening_)
+        control_.removeListener(this);
+    if (connected_)
+        signals_->flush();
+    programs_.clear();
+    manager_.reset();
+    signals_.reset();
+    busLoop_.reset();
+}
+
+void Service::log(LogLevel level, std::string_view message) const {
+    if (opts_.log)
+        opts_.log(level, message);
+}
+
+// The listener goes in first and the snapshots are taken after it, in the
+// engine's order, so no program is missed; events that the snapshot already
+// shows only refresh the same values.
+void Service::begin() {
+    control_.addListener(this);
+    listening_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    control_.daemonInfo([this, alive](DaemonInfo d) {
+        if (!alive.lock())
+            return;
+        daemon_ = std::move(d);
+    });
+    control_.listPrograms([this, alive](std::vector<ProgramInfo> list) {
+        if (!alive.lock())
+            return;
+        for (const auto& p : list)
+            addOrUpdate(p, false);
+        requestName();
+    });
+}
+
+void Service::requestName() {
+    try {
+        conn_->requestName(kBusName);
+        log(LogLevel::Info, std::string("D-Bus API on the ") + (opts_.sessionBus ? "session" : "system") + " bus as " +
+                                kBusName);
+    } catch (const sdbus::Error& e) {
+        log(LogLevel::Error, std::string("could not own ") + kBusName + " on the " +
+                                 (opts_.sessionBus ? "session" : "system") + " bus (" + e.getMessage() +
+                                 "): running without the D-Bus API");
+    }
+}
+
+void Service::lost(const std::string& why) {
+    connected_ = false;
+    signals_->clear();
+    log(LogLevel::Error, "lost the D-Bus connection (" + why + "): running without the D-Bus API");
+}
+
+AuthRequest Service::programRequest(Verb verb, const std::string& namespec) const {
+    AuthRequest req{verb, namespec, ""};
+    if (auto it = programs_.find(namespec); it != programs_.end())
+        req.group = it->second->info().group;
+    else if (auto colon = namespec.find(':'); colon != std::string::npos)
+        req.group = namespec.substr(0, colon);
+    else
+        req.group = namespec;
+    return req;
+}
+
+Callback<Status> Service::statusReply(Reply<> r) const {
+    std::weak_ptr<bool> alive = alive_;
+    return [alive, r](Status st) {
+        if (!alive.lock())
+            return;
+        if (!st)
+            return replyError(r, toBusError(st.error()));
+        replyOk(r);
+    };
+}
+
+Callback<Result<MultiResult>> Service::multiReply(Reply<> r) const {
+    std::weak_ptr<bool> alive = alive_;
+    return [alive, r](Result<MultiResult> res) {
+        if (!alive.lock())
+            return;
+        if (!res)
+            return replyError(r, toBusError(res.error()));
+        Error e = summarize(res.value());
+        if (e.code != ErrorCode::Ok)
+            return replyError(r, toBusError(e));
+        replyOk(r);
+    };
+}
+
+void Service::start(const sdbus::IObject& obj, sdbus::Result<>&& r, const std::string& namespec) {
+    authorized(obj, std::move(r), programRequest(Verb::Control, namespec),
+                 [this, namespec](Reply<> reply) { control_.start(namespec, true, statusReply(reply)); });
+}
+
+void Service::stop(const sdbus::IObject& obj, sdbus::Result<>&& r, const std::string& namespec) {
+    authorized(obj, std::move(r), programRequest(Verb::Control, namespec),
+                 [this, namespec](Reply<> reply) { control_.stop(namespec, true, statusReply(reply)); });
+}
+
+void Service::restart(const sdbus::IObject& obj, sdbus::Result<>&& r, const std::string& namespec) {
+    authorized(obj, std::move(r), programRequest(Verb::Control, namespec),
+                 [this, namespec](Reply<> reply) { control_.restart(namespec, true, statusReply(reply)); });
+}
+
+void Service::signal(const sdbus::IObject& obj, sdbus::Result<>&& r, const std::string& namespec, int sig) {
+    authorized(obj, std::move(r), programRequest(Verb::Control, namespec),
+                 [this, namespec, sig](Reply<> reply) { control_.signal(namespec, sig, statusReply(reply)); });
+}
+
+void Service::sendInput(const sdbus::IObject& obj, sdbus::Result<>&& r, const std::string& namespec,
+                        std::vector<uint8_t> data) {
+    auto bytes = std::make_shared<std::string>(data.begin(), data.end());
+    authorized(obj, std::move(r), programRequest(Verb::SendInput, namespec),
+                 [this, namespec, bytes](Reply<> reply) {
+                     control_.sendInput(namespec, std::move(*bytes), statusReply(reply));
+                 });
+}
+
+void Service::readLog(const sdbus::IObject& obj, sdbus::Result<uint64_t, uint64_t, std::vector<std::string>>&& r,
+                      const std::string& namespec, const std::string& stream, uint64_t firstLine, uint32_t maxLines) {
+    using Lines = Reply<uint64_t, uint64_t, std::vector<std::string>>;
+    auto s = parseStream(stream);
+    if (!s) {
+        try {
+            r.returnError(badArguments("stream must be \"stdout\", \"stderr\" or \"all\", not \"" + stream + "\""));
+        } catch (...) {
+        }
+        return;
+    }
+    authorized(
+        obj, std::move(r), programRequest(Verb::ReadLog, namespec),
+        [this, namespec, s, firstLine, maxLines](Lines reply) {
+            std::weak_ptr<bool> alive = alive_;
+            control_.readLog(namespec, *s, firstLine, maxLines, [alive, reply](Result<LogLines> res) {
+                if (!alive.lock())
+                    return;
+                if (!res)
+                    return replyError(reply, toBusError(res.error()));
+                replyOk(reply, res->first, res->last, res->lines);
+            });
+        });
+}
+
+void Service::addOrUpdate(const ProgramInfo& info, bool announce) {
+    if (auto it = programs_.find(info.namespec); it != programs_.end()) {
+        changed(*it->second, info);
+        return;
+    }
+    auto obj = std::make_unique<ProgramObject>(*this, info);
+    auto* raw = obj.get();
+    programs_.emplace(info.namespec, std::move(obj));
+    if (!announce || !connected_)
+        return;
+    try {
+        signals_->flush(); // what happened before comes first
+        raw->emitInterfacesAddedSignal();
+        manager_->emitProgramNew(info.namespec, sdbus::ObjectPath(programPath(info.namespec)));
+        manager_->emitPropertiesChangedSignal("org.scopevisor1.Manager", {"ProgramCount"});
+    } catch (const sdbus::Error& e) {
+        log(LogLevel::Warn, "could not announce program " + info.namespec + ": " + e.getMessage());
+    }
+}
+
+void Service::programAdded(const ProgramInfo& info) { addOrUpdate(info, true); }
+
+void Service::programRemoved(const ProgramInfo& info) {
+    auto it = programs_.find(info.namespec);
+    if (it == programs_.end())
+        return;
+    auto obj = std::move(it->second);
+    programs_.erase(it);
+    if (!connected_)
+        return;
+    try {
+        signals_->flush();
+        obj->emitInterfacesRemovedSignal();
+        manager_->emitProgramRemoved(info.namespec, sdbus::ObjectPath(programPath(info.namespec)));
+        manager_->emitPropertiesChangedSignal("org.scopevisor1.Manager", {"ProgramCount"});
+    } catch (const sdbus::Error& e) {
+        log(LogLevel::Warn, "could not announce the removal of " + info.namespec + ": " + e.getMessage());
+    }
+}
+
+void Service::changed(ProgramObject& obj, const ProgramInfo& info) {
+    const ProcessState old = obj.info().state;
+    auto names = obj.update(info);
+    if (!connected_ || names.empty())
+        return;
+    try {
+        signals_->push(obj.changedSignal(names));
+        if (info.state != old)
+            signals_->push(manager_->stateChangedSignal(info.namespec, stateName(info.state), stateName(old)));
+    } catch (const sdbus::Error& e) {
+        log(LogLevel::Warn, "could not signal the change of " + info.namespec + ": " + e.getMessage());
+    }
+}
+
+void Service::programStateChanged(const ProgramInfo& now, ProcessState) {
+    auto it = programs_.find(now.namespec);
+    if (it == programs_.end())
+        return addOrUpdate(now, true);
+    changed(*it->second, now);
+    // The engine announces STARTING before the backend has the process (a
+    // scope is created asynchronously) and publishes no event when the pid
+    // arrives: ask until it is there, so that PID and Unit are not left
+    // stale for the whole of startsecs.
+    if (now.state == ProcessState::Starting && now.pid == 0)
+        refreshUntilSpawned(now.namespec, 0);
+}
+
+void Service::refreshUntilSpawned(const std::string& namespec, uint64_t delayUs) {
+    std::weak_ptr<bool> alive = alive_;
+    auto ask = [this, alive, namespec, delayUs] {
+        control_.getProgram(namespec, [this, alive, namespec, delayUs](Result<ProgramInfo> r) {
+            if (!alive.lock() || !r)
+                return;
+            auto it = programs_.find(namespec);
+            if (it == programs_.end() || it->second->info().state != ProcessState::Starting ||
+                r->state != ProcessState::Starting)
+                return; // a state change has brought the news, or will
+            changed(*it->second, r.value());
+            if (r->pid == 0)
+                refreshUntilSpawned(namespec, std::min<uint64_t>(std::max<uint64_t>(delayUs * 2, 5000), 200000));
+        });
+    };
+    if (delayUs == 0)
+        return ask();
+    after(delayUs, ask);
+}
+
+namespace {
+struct Timer {
+    std::function<void()> fn;
+};
+int onTimer(sd_event_source* s, uint64_t, void* userdata) {
+    std::unique_ptr<Timer> t(static_cast<Timer*>(userdata));
+    sd_event_source_unref(s);
+    t->fn();
+    return 0;
+}
+} // namespace
+
+// A one-shot timer; it may outlive the service (the callback checks).
+void Service::after(uint64_t delayUs, std::function<void()> fn) {
+    uint64_t now = 0;
+    sd_event_now(ev_, CLOCK_MONOTONIC, &now);
+    auto t = std::make_unique<Timer>(Timer{std::move(fn)});
+    sd_event_source* src = nullptr;
+    if (sd_event_add_time(ev_, &src, CLOCK_MONOTONIC, now + delayUs, 1000, onTimer, t.get()) >= 0)
+        t.release();
+}
+
+void Service::daemonStateChanged(DaemonState s) {
+    if (daemon_.state == s)
+        return;
+    daemon_.state = s;
+    if (!connected_)
+        return;
+    try {
+        signals_->flush();
+        manager_->emitPropertiesChangedSignal("org.scopevisor1.Manager", {"State"});
+    } catch (const sdbus::Error&) {
+    }
+}
+
+} // namespace scopevisor::dbus
