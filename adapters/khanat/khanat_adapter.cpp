@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "khanat_adapter.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+
+#include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace khanat {
+
+using scopevisor::ErrorCode;
+using scopevisor::ProcessState;
+using scopevisor::ProgramInfo;
+using scopevisor::Status;
+using scopevisor::Verb;
+
+namespace {
+
+// Markers the pre-routing step leaves for the handler. A client's own
+// headers of these names are removed first.
+constexpr const char* kWasGet = "X-Scopevisor-Khanat-Was-Get";
+constexpr const char* kNoBody = "X-Scopevisor-Khanat-No-Body";
+
+// A Control answer, waited for from an HTTP thread. The engine always
+// answers; the limit only keeps a wedged request from holding a thread forever.
+template <typename T, typename F>
+std::optional<T> await(F&& call, std::chrono::seconds limit = std::chrono::seconds(600)) {
+    auto p = std::make_shared<std::promise<T>>();
+    auto fut = p->get_future();
+    call([p](T v) { p->set_value(std::move(v)); });
+    if (fut.wait_for(limit) != std::future_status::ready)
+        return std::nullopt;
+    return fut.get();
+}
+
+Verb verbFor(Command c) {
+    switch (c) {
+    case Command::List:
+    case Command::Status:
+    case Command::StatusAll: return Verb::View;
+    case Command::Log: return Verb::ReadLog;
+    case Command::Start:
+    case Command::Stop:
+    case Command::StartAll:
+    case Command::StopAll: return Verb::Control;
+    case Command::Action: return Verb::SendInput;
+    case Command::Shutdown: return Verb::Manage;
+    }
+    return Verb::Manage;
+}
+
+// Khanat's STATUS: "started" while a process exists (poll() is None).
+const char* stateWord(ProcessState s) {
+    return (s == ProcessState::Starting || s == ProcessState::Running || s == ProcessState::Stopping) ? "started"
+                                                                                                      : "stopped";
+}
+
+Reply json(std::string body) { return Reply{200, std::move(body), true, false}; }
+Reply error(int status, const std::string& message) { return Reply{status, errorHtml(status, message), false, false}; }
+Reply timeout() { return error(500, "The daemon did not answer in time"); }
+
+// An engine error for a request that named a program.
+Reply engineError(const scopevisor::Error& e) {
+    if (e.code == ErrorCode::NoSuchProgram)
+        return error(400, "Name unknown");
+    if (e.code == ErrorCode::ShuttingDown)
+        return error(503, "The daemon is shutting down");
+    return error(500, e.message);
+}
+
+} // namespace
+
+// cpp-httplib's SSL server, serving on a socket made elsewhere (bound by
+// openListener, or handed over by systemd).
+class HttpsServer final : public httplib::SSLServer {
+public:
+    using httplib::SSLServer::SSLServer;
+    bool serve(int fd) {
+        svr_sock_ = fd;
+        return listen_after_bind();
+    }
+};
+
+KhanatAdapter::KhanatAdapter(scopevisor::AdapterHost& host, Settings settings)
+    : host_(host), settings_(std::move(settings)) {
+    for (size_t i = 0; i < settings_.khanat.programs.size(); ++i) {
+        configOrder_[settings_.khanat.programs[i].name] = i;
+        logsize_[settings_.khanat.programs[i].name] = settings_.khanat.programs[i].logsize;
+    }
+}
+
+KhanatAdapter::~KhanatAdapter() { stop(); }
+
+bool KhanatAdapter::start(std::string* error) {
+    std::string tlsError;
+    server_ = std::make_unique<HttpsServer>([&](SSL_CTX& ctx) { return setupServerContext(ctx, settings_.tls, &tlsError); });
+    if (!server_->is_valid()) {
+        *error = tlsError.empty() ? "cannot create the TLS context" : tlsError;
+        server_.reset();
+        return false;
+    }
+    int fd = host_.takeListenFd("khanat");
+    int port = 0;
+    if (fd >= 0) {
+        port = socketPort(fd);
+        host_.log(scopevisor::LogLevel::Info, "using the listening socket from systemd (port " + std::to_string(port) + ")");
+    } else {
+        fd = openListener(settings_.address, settings_.port, &port, error);
+        if (fd < 0) {
+            server_.reset();
+            return false;
+        }
+        host_.log(scopevisor::LogLevel::Info,
+                  "HTTPS on " + (settings_.address.empty() ? std::string("*") : settings_.address) + ":" +
+                      std::to_string(port) + " (TLS 1.2/1.3, client certificate required)");
+    }
+    // Headers and body are separate writes: without TCP_NODELAY every reply
+    // would wait for the client's delayed ACK (~40 ms). Accepted sockets
+    // inherit the option from the listening one on Linux.
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    server_->set_tcp_nodelay(true);
+
+    server_->set_pre_routing_handler([](const httplib::Request& creq, httplib::Response&) {
+        // cpp-httplib reads a body only for POST/PUT/PATCH/DELETE, but
+        // client.py sends its JSON on GET too: let such a GET be read as a
+        // POST and remember what it was. A POST without any length gets an
+        // explicit empty body instead of a read until the timeout. (The
+        // Request is a non-const object inside cpp-httplib; only this
+        // handler's signature is const.)
+        auto& req = const_cast<httplib::Request&>(creq);
+        // client.py writes its headers and its body separately on a socket
+        // without TCP_NODELAY, so the body waits until the headers are
+        // ACKed; acknowledge them now rather than after the delayed-ACK
+        // timer (~40 ms per request).
+        if (req.ssl) {
+            int on = 1;
+            setsockopt(SSL_get_fd(req.ssl), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+        }
+        req.headers.erase(kWasGet);
+        req.headers.erase(kNoBody);
+        const bool hasBody = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+        if (req.method == "GET" && hasBody) {
+            req.method = "POST";
+            req.set_header(kWasGet, "1");
+        } else if (req.method == "POST" && !hasBody) {
+            req.set_header("Content-Length", "0");
+            req.set_header(kNoBody, "1");
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    auto h = [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); };
+    server_->Get(".*", h);
+    server_->Post(".*", h);
+    server_->Put(".*", h);
+    server_->Patch(".*", h);
+    server_->Delete(".*", h);
+    server_->Options(".*", h);
+
+    thread_ = std::thread([this, fd] {
+        if (!server_->serve(fd))
+            host_.log(scopevisor::LogLevel::Error, "the HTTPS listener stopped unexpectedly");
+    });
+    // stop() only works on a running server: wait until it is.
+    for (int i = 0; i < 5000 && !server_->is_running(); ++i)
+        usleep(1000);
+    return true;
+}
+
+void KhanatAdapter::stop() {
+    if (!server_)
+        return;
+    server_->stop();
+    if (thread_.joinable())
+        thread_.join();
+    server_.reset();
+}
+
+void KhanatAdapter::handle(const httplib::Request& req, httplib::Response& res) {
+    HttpInput in;
+    in.method = req.has_header(kWasGet) ? std::string_view("GET") : std::string_view(req.method);
+    in.path = req.path;
+    std::string ct;
+    if (req.has_header("Content-Type")) {
+        ct = req.get_header_value("Content-Type");
+        in.contentType = ct;
+    }
+    in.hasBody = !req.has_header(kNoBody) && (req.has_header("Content-Length") || req.has_header("Transfer-Encoding"));
+    in.body = req.body;
+    ParseResult pr = parseRequest(in);
+    Reply rep;
+    if (!pr.request)
+        rep = error(pr.error.status, pr.error.message);
+    else
+        rep = execute(*pr.request, peerCommonName(req.ssl));
+    res.status = rep.status;
+    const char* type = rep.json ? "application/json" : "text/html;charset=utf-8";
+    if (!rep.shutdownAfter) {
+        res.set_content(rep.body, type);
+        return;
+    }
+    // Ask the daemon to exit only once the reply has been written.
+    auto body = std::make_shared<std::string>(std::move(rep.body));
+    res.set_header("Connection", "close");
+    res.set_content_provider(
+        body->size(), type,
+        [body](size_t off, size_t len, httplib::DataSink& sink) { return sink.write(body->data() + off, len); },
+        [this](bool) { host_.control().shutdown([](Status) {}); });
+}
+
+Reply KhanatAdapter::execute(const Request& r, const std::string& identity) {
+    const Verb verb = verbFor(r.command);
+    const scopevisor::Role role = host_.roleFor(identity);
+    if (!scopevisor::roleAllows(role, verb)) {
+        std::string who = identity.empty() ? std::string("a client without CN") : "'" + identity + "'";
+        host_.log(scopevisor::LogLevel::Warn, std::string("refused ") + commandName(r.command) + " to " + who +
+                                                  " (role " + scopevisor::roleName(role) + ", needs " +
+                                                  scopevisor::verbName(verb) + ")");
+        return error(403, std::string("Forbidden: role ") + scopevisor::roleName(role) + " may not " +
+                              scopevisor::verbName(verb));
+    }
+    switch (r.command) {
+    case Command::List: return list();
+    case Command::StatusAll: return statusAll();
+    case Command::StartAll: return startAll();
+    case Command::StopAll: return stopAll();
+    case Command::Start: return startOne(r.name);
+    case Command::Stop: return stopOne(r.name);
+    case Command::Status: return statusOne(r.name);
+    case Command::Log: return log(r.name, r.firstLine);
+    case Command::Action: return action(r.name, r.action);
+    case Command::Shutdown: {
+        host_.log(scopevisor::LogLevel::Info, "SHUTDOWN requested by '" + identity + "'");
+        Reply rep = json(jsonObject({{"shutdown", "ok"}}));
+        rep.shutdownAfter = true;
+        return rep;
+    }
+    }
+    return error(400, "Path unknown");
+}
+
+std::vector<ProgramInfo> KhanatAdapter::programsInOrder() {
+    auto all = await<std::vector<ProgramInfo>>([&](auto cb) { host_.control().listPrograms(cb); });
+    if (!all)
+        return {};
+    std::vector<ProgramInfo> v = std::move(*all);
+    // listPrograms sorts by group and name; khaganat.cfg's own order comes first.
+    std::stable_sort(v.begin(), v.end(), [&](const ProgramInfo& a, const ProgramInfo& b) {
+        auto ia = configOrder_.find(a.namespec), ib = configOrder_.find(b.namespec);
+        size_t ka = ia == configOrder_.end() ? SIZE_MAX : ia->second;
+        size_t kb = ib == configOrder_.end() ? SIZE_MAX : ib->second;
+        return ka < kb;
+    });
+    return v;
+}
+
+Reply KhanatAdapter::list() {
+    std::vector<std::pair<std::string, std::string>> m;
+    size_t i = 0;
+    for (const auto& p : programsInOrder())
+        m.emplace_back(std::to_string(i++), p.namespec);
+    return json(jsonObject(m));
+}
+
+Reply KhanatAdapter::statusAll() {
+    std::vector<std::pair<std::string, std::string>> m;
+    for (const auto& p : programsInOrder())
+        m.emplace_back(p.namespec, stateWord(p.state));
+    return json(jsonObject(m));
+}
+
+namespace {
+const char* startWord(const Status& st) {
+    if (st)
+        return "started";
+    if (st.error().code == ErrorCode::AlreadyStarted)
+        return "already-started";
+    return "crashed";
+}
+} // namespace
+
+Reply KhanatAdapter::startAll() {
+    // Every program is started at once (Khanat went one by one); each answer
+    // keeps its place in the reply.
+    auto progs = programsInOrder();
+    struct Pending {
+        std::mutex m;
+        std::vector<std::string> words;
+        size_t left = 0;
+        std::promise<void> done;
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->words.resize(progs.size());
+    pending->left = progs.size();
+    auto fut = pending->done.get_future();
+    if (progs.empty())
+        pending->done.set_value();
+    for (size_t i = 0; i < progs.size(); ++i)
+        host_.control().start(progs[i].namespec, true, [pending, i](Status st) {
+            std::lock_guard lock(pending->m);
+            pending->words[i] = startWord(st);
+            if (--pending->left == 0)
+                pending->done.set_value();
+        });
+    if (fut.wait_for(std::chrono::seconds(600)) != std::future_status::ready)
+        return timeout();
+    std::vector<std::pair<std::string, std::string>> m;
+    std::lock_guard lock(pending->m);
+    for (size_t i = 0; i < progs.size(); ++i)
+        m.emplace_back(progs[i].namespec, pending->words[i]);
+    return json(jsonObject(m));
+}
+
+Reply KhanatAdapter::stopAll() {
+    if (!await<scopevisor::MultiResult>([&](auto cb) { host_.control().stopAll(true, cb); }))
+        return timeout();
+    std::vector<std::pair<std::string, std::string>> m;
+    for (const auto& p : programsInOrder())
+        m.emplace_back(p.namespec, stateWord(p.state));
+    return json(jsonObject(m));
+}
+
+Reply KhanatAdapter::startOne(const std::string& name) {
+    auto st = await<Status>([&](auto cb) { host_.control().start(name, true, cb); });
+    if (!st)
+        return timeout();
+    if (!*st && (st->error().code == ErrorCode::NoSuchProgram || st->error().code == ErrorCode::ShuttingDown))
+        return engineError(st->error());
+    return json(jsonObject({{"state", startWord(*st)}}));
+}
+
+Reply KhanatAdapter::stopOne(const std::string& name) {
+    auto st = await<Status>([&](auto cb) { host_.control().stop(name, true, cb); });
+    if (!st)
+        return timeout();
+    // Khanat answers "stopped" also when the program was not running.
+    if (!*st && st->error().code != ErrorCode::NotRunning)
+        return engineError(st->error());
+    return json(jsonObject({{"state", "stopped"}}));
+}
+
+Reply KhanatAdapter::statusOne(const std::string& name) {
+    auto r = await<scopevisor::Result<ProgramInfo>>([&](auto cb) { host_.control().getProgram(name, cb); });
+    if (!r)
+        return timeout();
+    if (!*r)
+        return engineError(r->error());
+    return json(jsonObject({{"state", stateWord(r->value().state)}}));
+}
+
+Reply KhanatAdapter::log(const std::string& name, uint64_t firstLine) {
+    // A khaganat.cfg program keeps its `logsize` newest lines, as Khanat's
+    // ring did; other programs offer all the daemon holds.
+    auto ls = logsize_.find(name);
+    const bool windowed = ls != logsize_.end();
+    const uint64_t window = windowed ? uint64_t(ls->second) : 0;
+    auto r = await<scopevisor::Result<scopevisor::LogLines>>([&](auto cb) {
+        if (windowed)
+            host_.control().readLog(name, scopevisor::Stream::All, 0, uint32_t(std::min<uint64_t>(window, UINT32_MAX)), cb);
+        else
+            host_.control().readLog(name, scopevisor::Stream::All, std::max<uint64_t>(firstLine, 1), 0, cb);
+    });
+    if (!r)
+        return timeout();
+    if (!*r)
+        return engineError(r->error());
+    const scopevisor::LogLines& l = r->value();
+    LogReply out;
+    out.lastLine = l.newestAvailable;
+    if (!(windowed && window == 0))
+        for (size_t i = 0; i < l.lines.size(); ++i) {
+            uint64_t n = l.first + i;
+            if (n >= firstLine)
+                out.lines.emplace_back(n, stripLine(l.lines[i]));
+        }
+    return json(logJson(out));
+}
+
+Reply KhanatAdapter::action(const std::string& name, const std::string& text) {
+    auto st = await<Status>([&](auto cb) { host_.control().sendInput(name, text + "\n", cb); });
+    if (!st)
+        return timeout();
+    if (*st)
+        return json(jsonObject({{"state", "ok"}}));
+    if (st->error().code == ErrorCode::NoSuchProgram || st->error().code == ErrorCode::ShuttingDown)
+        return engineError(st->error());
+    return json(jsonObject({{"state", "ko"}})); // not running, stdin closed
+}
+
+} // namespace khanat

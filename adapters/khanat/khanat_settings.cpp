@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "khanat_settings.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace khanat {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kSection = "adapter:khanat";
+
+std::string relativeTo(const std::string& file, const std::string& path) {
+    if (path.empty() || path[0] == '/')
+        return path;
+    fs::path base = fs::path(file).parent_path();
+    return (base / path).lexically_normal().string();
+}
+
+std::string where(const scopevisor::AdapterSetting& s) {
+    return s.file + ":" + std::to_string(s.line) + ": [" + s.section + "] " + s.key + ": ";
+}
+
+bool parsePort(const std::string& v, int* port) {
+    if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+    int p = std::atoi(v.c_str());
+    if (p > 65535)
+        return false;
+    *port = p;
+    return true;
+}
+
+std::string stripped(const std::string& v) {
+    size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
+    return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+}
+
+} // namespace
+
+bool readSettings(const scopevisor::AdapterConfig& cfg, bool needTls, Settings* out, std::string* error) {
+    Settings s;
+    bool portSet = false, addressSet = false;
+    for (const auto& st : cfg.settings) {
+        if (st.section != kSection)
+            continue;
+        const std::string& k = st.key;
+        if (k == "port") {
+            if (!parsePort(st.value, &s.port)) {
+                *error = where(st) + "not a port number: '" + st.value + "'";
+                return false;
+            }
+            portSet = true;
+        } else if (k == "address") {
+            s.address = st.value;
+            addressSet = true;
+        } else if (k == "keyfile") {
+            s.tls.keyfile = relativeTo(st.file, st.value);
+        } else if (k == "certfile") {
+            s.tls.certfile = relativeTo(st.file, st.value);
+        } else if (k == "ca_cert") {
+            s.tls.caCert = relativeTo(st.file, st.value);
+        } else if (k == "config") {
+            s.config = relativeTo(st.file, st.value);
+        } else if (k == "launch_program") {
+            if (st.value == "yes" || st.value == "true" || st.value == "on" || st.value == "1")
+                s.launchProgram = true;
+            else if (st.value == "no" || st.value == "false" || st.value == "off" || st.value == "0")
+                s.launchProgram = false;
+            else {
+                *error = where(st) + "expected yes or no, not '" + st.value + "'";
+                return false;
+            }
+        } else if (k == "default_role" || k == "required" || k == "enabled") {
+            // the daemon's keys
+        } else {
+            *error = where(st) + "unknown key (known: port, address, keyfile, certfile, ca_cert, config, "
+                                 "launch_program, default_role, required, enabled)";
+            return false;
+        }
+    }
+    if (!s.config.empty()) {
+        if (!loadKhanatCfg(s.config, &s.khanat, error))
+            return false;
+        // The imported [config] fills in what [adapter:khanat] leaves out;
+        // its relative paths are taken from its own directory.
+        const auto& srv = s.khanat.server;
+        auto get = [&](const char* key) -> const std::string* {
+            auto it = srv.find(key);
+            return it == srv.end() ? nullptr : &it->second;
+        };
+        if (!portSet)
+            if (const std::string* v = get("port"); v && !parsePort(stripped(*v), &s.port))
+                s.port = 8000; // manage.py: int() fails -> the default port
+        if (!addressSet)
+            if (const std::string* v = get("address"))
+                s.address = *v;
+        if (s.tls.keyfile.empty())
+            if (const std::string* v = get("keyfile"))
+                s.tls.keyfile = relativeTo(s.config, *v);
+        if (s.tls.certfile.empty())
+            if (const std::string* v = get("certfile"))
+                s.tls.certfile = relativeTo(s.config, *v);
+        if (s.tls.caCert.empty())
+            if (const std::string* v = get("ca_cert"))
+                s.tls.caCert = relativeTo(s.config, *v);
+    }
+    if (needTls) {
+        for (auto [key, val] : {std::pair{"keyfile", &s.tls.keyfile}, std::pair{"certfile", &s.tls.certfile},
+                                std::pair{"ca_cert", &s.tls.caCert}}) {
+            if (val->empty()) {
+                *error = std::string("[") + kSection + "] " + key +
+                         " is not set (client certificates are always required, so ca_cert is too)";
+                return false;
+            }
+        }
+    }
+    *out = std::move(s);
+    return true;
+}
+
+std::vector<scopevisor::ImportedProgram> importedPrograms(const Settings& s) {
+    std::vector<scopevisor::ImportedProgram> out;
+    const std::string dir = fs::path(s.config).parent_path().string();
+    for (const auto& p : s.khanat.programs) {
+        scopevisor::ImportedProgram ip;
+        ip.name = p.name;
+        ip.argv = splitCommand(p.command); // no shell, as Popen(command.split())
+        ip.directory = p.path.empty() ? dir : relativeTo(s.config, p.path);
+        ip.autostart = s.launchProgram;
+        ip.autorestart = false;   // this Khanat version never restarted anything
+        ip.redirectStderr = true; // stderr=STDOUT
+        ip.logBufferLines = uint64_t(p.logsize);
+        ip.source = s.config + ":" + std::to_string(p.line);
+        out.push_back(std::move(ip));
+    }
+    return out;
+}
+
+} // namespace khanat

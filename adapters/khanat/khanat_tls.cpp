@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "khanat_tls.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+namespace khanat {
+namespace {
+
+std::string sslErrors() {
+    std::string out;
+    while (unsigned long e = ERR_get_error()) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof buf);
+        out += (out.empty() ? "" : "; ") + std::string(buf);
+    }
+    return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+} // namespace
+
+bool setupServerContext(SSL_CTX& ctx, const TlsFiles& f, std::string* error) {
+    ERR_clear_error();
+    // client.py offers TLS 1.2 only; 1.3 is accepted for newer clients.
+    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(&ctx, f.certfile.c_str()) != 1) {
+        *error = "certfile " + f.certfile + ": " + sslErrors();
+        return false;
+    }
+    if (SSL_CTX_use_PrivateKey_file(&ctx, f.keyfile.c_str(), SSL_FILETYPE_PEM) != 1) {
+        *error = "keyfile " + f.keyfile + ": " + sslErrors();
+        return false;
+    }
+    if (SSL_CTX_check_private_key(&ctx) != 1) {
+        *error = "keyfile " + f.keyfile + " does not match certfile " + f.certfile;
+        return false;
+    }
+    // Every certificate of the file is trusted, so a chain file (application
+    // CA + root CA, the documented cachaincert.pem) works.
+    if (SSL_CTX_load_verify_locations(&ctx, f.caCert.c_str(), nullptr) != 1) {
+        *error = "ca_cert " + f.caCert + ": " + sslErrors();
+        return false;
+    }
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(f.caCert.c_str()))
+        SSL_CTX_set_client_CA_list(&ctx, names);
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    return true;
+}
+
+std::string peerCommonName(const SSL* ssl) {
+    if (!ssl)
+        return {};
+    X509* cert = SSL_get1_peer_certificate(ssl);
+    if (!cert)
+        return {};
+    std::string cn;
+    X509_NAME* subject = X509_get_subject_name(cert);
+    int idx = -1, last = -1;
+    while ((idx = X509_NAME_get_index_by_NID(subject, NID_commonName, idx)) >= 0)
+        last = idx;
+    if (last >= 0) {
+        ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, last));
+        unsigned char* utf8 = nullptr;
+        int n = ASN1_STRING_to_UTF8(&utf8, data);
+        if (n > 0)
+            cn.assign(reinterpret_cast<char*>(utf8), size_t(n));
+        OPENSSL_free(utf8);
+    }
+    X509_free(cert);
+    return cn;
+}
+
+int socketPort(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    return -1;
+}
+
+int openListener(const std::string& address, int port, int* boundPort, std::string* error) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const std::string service = std::to_string(port);
+    // "" means every interface: "::" is dual-stack once IPV6_V6ONLY is off.
+    const bool any = address.empty();
+    int rc = getaddrinfo(any ? "::" : address.c_str(), service.c_str(), &hints, &res);
+    if (rc != 0 && any)
+        rc = getaddrinfo("0.0.0.0", service.c_str(), &hints, &res);
+    if (rc != 0) {
+        *error = "address '" + address + "': " + gai_strerror(rc);
+        return -1;
+    }
+    int fd = -1;
+    std::string lastErr = "no usable address";
+    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            lastErr = std::strerror(errno);
+            continue;
+        }
+        int one = 1, zero = 0;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ai->ai_family == AF_INET6 && any)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+            break;
+        lastErr = std::strerror(errno);
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        *error = "cannot listen on " + (any ? std::string("*") : address) + ":" + service + ": " + lastErr;
+        return -1;
+    }
+    *boundPort = socketPort(fd);
+    return fd;
+}
+
+} // namespace khanat
