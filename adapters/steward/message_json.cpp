@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "message_json.h"
+
+#include <stdexcept>
+#include <strings.h>
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace steward {
+
+namespace {
+
+using rapidjson::Value;
+
+[[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
+
+std::string str(const Value& v, const char* key) {
+    if (v.IsNull())
+        return {};
+    if (!v.IsString())
+        bad(std::string("'") + key + "' must be a string");
+    return std::string(v.GetString(), v.GetStringLength());
+}
+
+int64_t num(const Value& v, const char* key) {
+    if (v.IsNull())
+        return 0;
+    if (!v.IsInt64())
+        bad(std::string("'") + key + "' must be an integer");
+    return v.GetInt64();
+}
+
+std::vector<std::string> strs(const Value& v, const char* key) {
+    std::vector<std::string> out;
+    if (v.IsNull())
+        return out;
+    if (!v.IsArray())
+        bad(std::string("'") + key + "' must be an array of strings");
+    for (const auto& e : v.GetArray())
+        out.push_back(str(e, key));
+    return out;
+}
+
+// json.RawMessage keeps the operator's text; here the value is written
+// back compactly, which is the same JSON.
+std::string raw(const Value& v) {
+    if (v.IsNull())
+        return {};
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    v.Accept(w);
+    return std::string(sb.GetString(), sb.GetSize());
+}
+
+Message fromObject(const Value& o, int depth) {
+    if (!o.IsObject())
+        bad("each element must be an object");
+    if (depth > 100)
+        bad("PreviousMessage nested too deeply");
+    Message m;
+    for (auto it = o.MemberBegin(); it != o.MemberEnd(); ++it) {
+        const char* k = it->name.GetString();
+        const Value& v = it->value;
+        auto is = [&](const char* name) { return strcasecmp(k, name) == 0; };
+        if (is("toNode")) m.toNode = str(v, k);
+        else if (is("toNodes")) m.toNodes = strs(v, k);
+        else if (is("id")) m.id = num(v, k);
+        else if (is("data")) m.data = strs(v, k);
+        else if (is("method")) m.method = str(v, k);
+        else if (is("replyMethod")) m.replyMethod = str(v, k);
+        else if (is("FromNode")) m.fromNode = str(v, k);
+        else if (is("ACKTimeout")) m.ackTimeout = num(v, k);
+        else if (is("retries")) m.retries = num(v, k);
+        else if (is("replyACKTimeout")) m.replyAckTimeout = num(v, k);
+        else if (is("replyRetries")) m.replyRetries = num(v, k);
+        else if (is("methodTimeout")) m.methodTimeout = num(v, k);
+        else if (is("directory")) m.directory = str(v, k);
+        else if (is("fileName")) m.fileName = str(v, k);
+        else if (is("operation")) {
+            if (v.IsNull())
+                continue;
+            if (!v.IsObject())
+                bad("'operation' must be an object");
+            for (auto op = v.MemberBegin(); op != v.MemberEnd(); ++op) {
+                if (strcasecmp(op->name.GetString(), "opCmd") == 0)
+                    m.operation.opCmd = str(op->value, "opCmd");
+                else if (strcasecmp(op->name.GetString(), "opArg") == 0)
+                    m.operation.opArg = raw(op->value);
+            }
+        } else if (is("PreviousMessage")) {
+            if (!v.IsNull())
+                m.previous = std::make_shared<Message>(fromObject(v, depth + 1));
+        }
+        // Unknown keys are ignored, as encoding/json does.
+    }
+    return m;
+}
+
+// RapidJSON's values are recursive structures (copy, Accept, destruction):
+// refuse deep nesting before building any.
+void checkDepth(std::string_view json) {
+    int depth = 0;
+    bool inString = false, escaped = false;
+    for (char c : json) {
+        if (inString) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                inString = false;
+        } else if (c == '"')
+            inString = true;
+        else if (c == '[' || c == '{') {
+            if (++depth > 200)
+                bad("malformed json: nested too deeply");
+        } else if (c == ']' || c == '}')
+            --depth;
+    }
+}
+
+} // namespace
+
+std::vector<Message> parseMessageArray(std::string_view json) {
+    checkDepth(json);
+    rapidjson::Document d;
+    d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+    if (d.HasParseError())
+        bad(std::string("malformed json: ") + rapidjson::GetParseError_En(d.GetParseError()) + " at offset " +
+            std::to_string(d.GetErrorOffset()));
+    if (!d.IsArray())
+        bad("malformed json: expected an array of messages");
+    std::vector<Message> out;
+    for (const auto& e : d.GetArray())
+        out.push_back(fromObject(e, 0));
+    return out;
+}
+
+} // namespace steward

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// A Steward node named node_name: its subscriptions, ACKs, the methods it
+// runs, the replies it sends back, hello and error logs. On the central node
+// (node_name == central_node_name) it also collects every node's error log.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "data_store.h"
+#include "message.h"
+#include "nats_link.h"
+#include "scopevisor/adapter.h"
+#include "settings.h"
+
+namespace steward {
+
+class Node {
+public:
+    Node(scopevisor::AdapterHost& host, Settings s);
+    ~Node();
+
+    bool start(std::string* error);
+    void stop();
+
+    // Messages written to steward.sock, already parsed: FromNode is forced
+    // to this node, toNodes expanded, timeouts defaulted, then they are sent.
+    void sendFromOperator(std::vector<Message> msgs);
+
+    // A local operator of steward.sock, for the "control" verb.
+    void authorize(const scopevisor::UnixPeer& peer, std::function<void(bool, std::string)> done) {
+        host_.authorizeLocal(peer, scopevisor::Verb::Control, "", std::move(done));
+    }
+
+    // Sends `text` to errorCentral (and to the daemon's log).
+    void errorLog(const std::string& text);
+
+    const Settings& settings() const { return s_; }
+
+private:
+    void subscribeMethod(const std::string& method);
+    void onNats(const std::string& subject, const std::string& reply, std::string data);
+    void dispatch(Message m);
+    bool serves(const std::string& method) const;
+    std::set<std::string> stoppedMethods();
+    scopevisor::Verb verbFor(const Message& m) const;
+
+    // Runs `fn` on a thread of its own, bounded by max_jobs.
+    bool runJob(const std::string& what, std::function<void(const std::atomic<bool>& cancel)> fn);
+    void reapJobs();
+
+    // Delivery with this node's defaults for 0 timeouts/retries.
+    void send(Message m, int64_t ackTimeout, int64_t retries);
+    void sendReply(const Message& request, std::string out);
+    void helloLoop();
+
+    // Method handlers (node_methods.cpp, node_opcommand.cpp, tail.cpp).
+    void methodCliCommand(const Message& m, const std::atomic<bool>& cancel);
+    void methodCliCommandCont(const Message& m, const std::atomic<bool>& cancel);
+    void methodTailFile(const Message& m, const std::atomic<bool>& cancel);
+    void methodTailProgram(const Message& m, const std::string& namespec, const std::atomic<bool>& cancel);
+    void methodHttpGet(const Message& m);
+    void methodOpCommand(const Message& m);
+    void methodWriteFile(const Message& m, DataStore::Mode mode);
+    void methodHello(const Message& m);
+    void methodPing(const Message& m);
+    void methodPong(const Message& m);
+    void methodToConsole(const Message& m);
+    std::string psText();
+    std::string startProc(const Message& m);
+    std::string stopProc(const Message& m);
+    int methodTimeoutSeconds(const Message& m) const;
+
+    scopevisor::AdapterHost& host_;
+    Settings s_;
+    DataStore store_;
+    std::unique_ptr<NatsLink> link_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    std::atomic<bool> cancelAll_{false};
+    std::set<std::string> stoppedMethods_; // by stopProc
+    std::map<std::string, int> subIds_;    // subject -> Steward process id (for ps)
+    int nextSubId_ = 1;
+    struct JobSlot {
+        std::thread thread;
+        bool finished = false;
+    };
+    std::list<JobSlot> jobs_;
+    size_t running_ = 0;
+    std::thread hello_;
+};
+
+} // namespace steward
