@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "http_server.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <malloc.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace scopevisor::xmlrpc {
+
+namespace {
+
+thread_local Connection* tlsConnection = nullptr;
+
+int pollOne(int fd, short events, int timeoutMs, short* revents) {
+    pollfd p{fd, events, 0};
+    int r;
+    do {
+        r = ::poll(&p, 1, timeoutMs);
+    } while (r < 0 && errno == EINTR);
+    if (revents)
+        *revents = r > 0 ? p.revents : 0;
+    return r;
+}
+
+} // namespace
+
+Connection* currentConnection() { return tlsConnection; }
+
+// ---- SocketStream -----------------------------------------------------------
+
+SocketStream::SocketStream(int fd, bool isUnix, int readTimeoutMs, int writeTimeoutMs)
+    : fd_(fd), unix_(isUnix), readTimeoutMs_(readTimeoutMs), writeTimeoutMs_(writeTimeoutMs) {}
+
+bool SocketStream::fill(int timeoutMs) {
+    if (off_ < buf_.size())
+        return true;
+    short rev = 0;
+    if (pollOne(fd_, POLLIN, timeoutMs, &rev) <= 0)
+        return false;
+    buf_.resize(16384);
+    off_ = 0;
+    ssize_t n;
+    do {
+        n = ::recv(fd_, buf_.data(), buf_.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        buf_.clear();
+        return false;
+    }
+    buf_.resize(size_t(n));
+    return true;
+}
+
+bool SocketStream::is_readable() const {
+    if (off_ < buf_.size())
+        return true;
+    return pollOne(fd_, POLLIN, readTimeoutMs_, nullptr) > 0;
+}
+
+bool SocketStream::is_writable() const {
+    short rev = 0;
+    return pollOne(fd_, POLLOUT, writeTimeoutMs_, &rev) > 0 && !(rev & (POLLERR | POLLHUP)) && !peerGone();
+}
+
+ssize_t SocketStream::read(char* ptr, size_t size) {
+    if (budget_ == 0)
+        return -1; // request larger than allowed: the connection ends
+    if (!fill(readTimeoutMs_))
+        return -1;
+    size_t n = std::min({size, buf_.size() - off_, budget_});
+    memcpy(ptr, buf_.data() + off_, n);
+    off_ += n;
+    budget_ -= n;
+    return ssize_t(n);
+}
+
+ssize_t SocketStream::write(const char* ptr, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = ::send(fd_, ptr + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            done += size_t(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            short rev = 0;
+            if (pollOne(fd_, POLLOUT, writeTimeoutMs_, &rev) <= 0 || (rev & (POLLERR | POLLHUP)))
+                return -1;
+            continue;
+        }
+        return -1;
+    }
+    return ssize_t(size);
+}
+
+void SocketStream::get_remote_ip_and_port(std::string& ip, int& port) const {
+    ip.clear();
+    port = -1;
+    if (unix_)
+        return;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+        return;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+        ip = host;
+        port = atoi(serv);
+    }
+}
+
+void SocketStream::get_local_ip_and_port(std::string& ip, int& port) const {
+    ip.clear();
+    port = -1;
+    if (unix_)
+        return;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+        return;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+        ip = host;
+        port = atoi(serv);
+    }
+}
+
+bool SocketStream::waitForInput(int timeoutMs, const std::atomic<bool>& stopping) {
+    // Wake up now and then to notice a server stop.
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (!stopping.load()) {
+        if (off_ < buf_.size())
+            return true;
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+        if (left <= 0)
+            return false;
+        if (fill(int(std::min<long long>(left, 200))))
+            return true;
+        if (peerGone())
+            return false;
+    }
+    return false;
+}
+
+bool SocketStream::skipBlankLines(int timeoutMs, const std::atomic<bool>& stopping) {
+    for (;;) {
+        while (off_ < buf_.size() && (buf_[off_] == '\r' || buf_[off_] == '\n'))
+            ++off_;
+        if (off_ < buf_.size())
+            return true;
+        if (!waitForInput(timeoutMs, stopping))
+            return false;
+    }
+}
+
+bool SocketStream::peerGone() const {
+    short rev = 0;
+    if (pollOne(fd_, POLLRDHUP, 0, &rev) < 0)
+        return true;
+    return rev & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL);
+}
+
+// ---- MemoryStream -------------------------------------------------------------
+
+ssize_t MemoryStream::read(char* ptr, size_t size) {
+    if (budget_ == 0 || pos_ >= in_.size())
+        return -1;
+    size_t n = std::min({size, in_.size() - pos_, budget_});
+    memcpy(ptr, in_.data() + pos_, n);
+    pos_ += n;
+    budget_ -= n;
+    return ssize_t(n);
+}
+
+ssize_t MemoryStream::write(const char* ptr, size_t size) {
+    if (out_.size() > (64u << 20))
+        return -1;
+    out_.append(ptr, size);
+    ++writes_;
+    return ssize_t(size);
+}
+
+bool MemoryStream::skipBlankLines(int, const std::atomic<bool>&) {
+    while (pos_ < in_.size() && (in_[pos_] == '\r' || in_[pos_] == '\n'))
+        ++pos_;
+    return pos_ < in_.size();
+}
+
+// ---- GrowingPool ----------------------------------------------------------------
+
+GrowingPool::~GrowingPool() { shutdown(); }
+
+void GrowingPool::enqueue(std::function<void()> fn) {
+    std::unique_lock lock(m_);
+    jobs_.push_back(std::move(fn));
+    if (idle_ == 0 && threads_.size() < max_)
+        threads_.emplace_back([this] { work(); });
+    else
+        cv_.notify_one();
+}
+
+void GrowingPool::work() {
+    std::unique_lock lock(m_);
+    for (;;) {
+        ++idle_;
+        cv_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+        --idle_;
+        if (jobs_.empty())
+            return; // shut down
+        auto fn = std::move(jobs_.front());
+        jobs_.pop_front();
+        lock.unlock();
+        fn();
+        lock.lock();
+    }
+}
+
+void GrowingPool::shutdown() {
+    std::vector<std::thread> ts;
+    {
+        std::lock_guard lock(m_);
+        shutdown_ = true;
+        ts.swap(threads_);
+    }
+    cv_.notify_all();
+    for (auto& t : ts)
+        if (t.joinable())
+            t.join();
+}
+
+// ---- HttpServer -------------------------------------------------------------------
+
+HttpServer::HttpServer(ServerLimits limits) : limits_(limits) {
+    new_task_queue = [this] { return new GrowingPool(limits_.maxThreads); };
+    set_payload_max_length(limits_.maxBodyBytes);
+    set_keep_alive_max_count(limits_.keepAliveMaxCount);
+    set_keep_alive_timeout(limits_.keepAliveTimeoutMs / 1000);
+    set_read_timeout(limits_.readTimeoutMs / 1000, (limits_.readTimeoutMs % 1000) * 1000);
+    set_write_timeout(limits_.writeTimeoutMs / 1000, (limits_.writeTimeoutMs % 1000) * 1000);
+}
+
+bool HttpServer::serve(int listenFd, bool isUnix) {
+    isUnix_ = isUnix;
+    svr_sock_ = listenFd;
+    return listen_after_bind();
+}
+
+void HttpServer::shutdownServer() {
+    stopping_ = true;
+    stop();
+}
+
+bool HttpServer::process_and_close_socket(socket_t sock) {
+    Connection conn;
+    conn.isUnix = isUnix_;
+    if (isUnix_) {
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+            conn.hasPeer = true;
+            conn.peer = UnixPeer{cred.pid, cred.uid, cred.gid};
+        }
+    }
+    SocketStream stream(sock, isUnix_, limits_.readTimeoutMs, limits_.writeTimeoutMs);
+    serveConnection(stream, conn);
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return true;
+}
+
+void HttpServer::serveConnection(ConnStream& stream, Connection& conn) {
+    conn.stream = &stream;
+    tlsConnection = &conn;
+    size_t count = limits_.keepAliveMaxCount;
+    while (count > 0 && !stopping_.load()) {
+        if (!stream.waitForInput(limits_.keepAliveTimeoutMs, stopping_))
+            break;
+        if (!stream.skipBlankLines(limits_.keepAliveTimeoutMs, stopping_))
+            break;
+        conn.closeAfter = false;
+        conn.bigReply = false;
+        conn.user.clear();
+        stream.setReadBudget(limits_.maxHeaderBytes + limits_.maxBodyBytes);
+        bool closed = false;
+        const bool ok = process_request(stream, count == 1, closed, nullptr);
+        // A large reply (getAllProcessInfo of a thousand programs is over a
+        // megabyte) leaves its memory in this thread's malloc arena, which
+        // would keep it for good: hand it back to the system.
+        if (conn.bigReply)
+            malloc_trim(0);
+        if (!ok || closed || conn.closeAfter)
+            break;
+        --count;
+    }
+    tlsConnection = nullptr;
+}
+
+// ---- listening sockets ----------------------------------------------------------------
+
+namespace {
+
+std::string errnoText(int e) { return std::strerror(e); }
+
+bool fillUnixAddr(const std::string& path, sockaddr_un* addr, std::string* error) {
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr->sun_path) {
+        *error = "socket path too long: " + path;
+        return false;
+    }
+    memcpy(addr->sun_path, path.c_str(), path.size() + 1);
+    return true;
+}
+
+// Someone answers on `path`?
+bool socketInUse(const std::string& path) {
+    sockaddr_un addr;
+    std::string err;
+    if (!fillUnixAddr(path, &addr, &err))
+        return false;
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    const bool used = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return used;
+}
+
+bool resolveOwner(const std::string& spec, uid_t* uid, gid_t* gid, std::string* error) {
+    std::string user = spec, group;
+    if (auto c = spec.find(':'); c != std::string::npos) {
+        user = spec.substr(0, c);
+        group = spec.substr(c + 1);
+    }
+    char buf[16384];
+    struct passwd pw, *pres = nullptr;
+    if (getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &pres) == 0 && pres) {
+        *uid = pres->pw_uid;
+        *gid = pres->pw_gid;
+    } else if (!user.empty() && user.find_first_not_of("0123456789") == std::string::npos) {
+        *uid = uid_t(std::stoul(user));
+        *gid = gid_t(-1);
+    } else {
+        *error = "chown: no such user '" + user + "'";
+        return false;
+    }
+    if (!group.empty()) {
+        struct group gr, *gres = nullptr;
+        if (getgrnam_r(group.c_str(), &gr, buf, sizeof buf, &gres) == 0 && gres)
+            *gid = gres->gr_gid;
+        else if (group.find_first_not_of("0123456789") == std::string::npos)
+            *gid = gid_t(std::stoul(group));
+        else {
+            *error = "chown: no such group '" + group + "'";
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+int listenUnix(const std::string& path, mode_t mode, const std::string& chown, std::string* error) {
+    sockaddr_un addr;
+    const std::string tmp = path + "." + std::to_string(getpid());
+    if (!fillUnixAddr(tmp, &addr, error))
+        return -1;
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) {
+        if (socketInUse(path)) {
+            *error = "another program is already listening on " + path +
+                     " (shut it down first, or choose another [unix_http_server] file)";
+            return -1;
+        }
+        if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+            *error = "cannot remove the stale socket " + path + ": " + errnoText(errno);
+            return -1;
+        }
+    }
+    uid_t uid = uid_t(-1);
+    gid_t gid = gid_t(-1);
+    if (!chown.empty() && !resolveOwner(chown, &uid, &gid, error))
+        return -1;
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *error = "socket: " + errnoText(errno);
+        return -1;
+    }
+    unlink(tmp.c_str());
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        *error = "cannot bind " + tmp + ": " + errnoText(errno);
+        ::close(fd);
+        return -1;
+    }
+    auto fail = [&](const std::string& what) {
+        *error = what + ": " + errnoText(errno);
+        unlink(tmp.c_str());
+        ::close(fd);
+        return -1;
+    };
+    if (chmod(tmp.c_str(), mode) != 0)
+        return fail("chmod " + tmp);
+    if (::listen(fd, 1024) != 0)
+        return fail("listen on " + tmp);
+    if (link(tmp.c_str(), path.c_str()) != 0)
+        return fail("cannot link " + tmp + " to " + path);
+    unlink(tmp.c_str());
+    if (!chown.empty() && lchown(path.c_str(), uid, gid) != 0) {
+        *error = "chown " + path + " to " + chown + ": " + errnoText(errno);
+        unlink(path.c_str());
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int listenInet(const std::string& spec, std::string* error) {
+    std::string host, port = spec;
+    if (auto c = spec.rfind(':'); c != std::string::npos) {
+        host = spec.substr(0, c);
+        port = spec.substr(c + 1);
+    }
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    if (host == "*")
+        host.clear();
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
+        *error = "invalid port '" + spec + "'";
+        return -1;
+    }
+    addrinfo hints{};
+    hints.ai_family = host.empty() ? AF_INET : AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0) {
+        *error = "cannot resolve '" + host + "': " + gai_strerror(rc);
+        return -1;
+    }
+    int fd = -1;
+    std::string lastErr;
+    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+        fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            lastErr = errnoText(errno);
+            continue;
+        }
+        int yes = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1024) == 0)
+            break;
+        lastErr = errnoText(errno);
+        ::close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        *error = "cannot listen on " + spec + ": " + lastErr;
+    return fd;
+}
+
+} // namespace scopevisor::xmlrpc

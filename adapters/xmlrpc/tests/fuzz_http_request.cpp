@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Fuzz target: the HTTP request path of the adapter, from raw connection
+// bytes: httplib's request parsing under our connection loop (keep-alive,
+// pipelining, blank lines), Basic auth, dispatch, XML-RPC, log streams,
+// on an in-memory engine. The first byte chooses the endpoint's settings.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fake_control.h"
+#include "http_server.h"
+#include "service.h"
+
+using namespace scopevisor;
+using namespace scopevisor::xmlrpc;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size == 0)
+        return 0;
+    const uint8_t mode = data[0];
+    test::FakeHost host;
+    host.role = Role(mode % 5);
+    host.polkitAllows = mode & 8;
+    Service service(host, ServiceOptions{0, 0});
+    EndpointConfig ep;
+    ep.isUnix = mode & 16;
+    if (mode & 32)
+        ep.creds = Credentials{"user", "123"};
+    ep.maxBodyBytes = 1 << 16;
+    ServerLimits limits;
+    limits.maxBodyBytes = 1 << 16;
+    limits.keepAliveMaxCount = 50;
+    HttpServer srv(limits);
+    srv.pretendListening();
+    service.install(srv, ep);
+    MemoryStream stream(std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
+    Connection conn;
+    conn.isUnix = ep.isUnix;
+    conn.hasPeer = true;
+    conn.peer = UnixPeer{1, uid_t(mode & 64 ? 0 : 1000), 1000};
+    srv.serveConnection(stream, conn);
+    return 0;
+}
