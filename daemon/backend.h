@@ -67,7 +67,8 @@ public:
     // Take over a process that a previous daemon started (DESIGN.md §3):
     // watch `c.pidfd` and call `exited` once when it has gone. The process is
     // not our child, so its exit status cannot be read: `known` is false.
-    virtual Status adopt(const Child& c, ExitFn exited) {
+    virtual Status adopt(const std::string& namespec, const Child& c, ExitFn exited) {
+        (void)namespec;
         (void)c;
         (void)exited;
         return Error{ErrorCode::Failed, std::string(name()) + " backend cannot adopt processes"};

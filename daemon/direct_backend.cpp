@@ -48,6 +48,10 @@ DirectBackend::DirectBackend(Loop& loop) : loop_(loop) {}
 
 DirectBackend::~DirectBackend() {
     // Programs keep running; only our bookkeeping goes.
+    for (auto& [pid, p] : pending_) {
+        p.source.reset();
+        closeFd(p.errorFd);
+    }
     for (auto& [pid, w] : watches_) {
         w.source.reset();
         if (w.ownsFd)
@@ -62,37 +66,74 @@ void DirectBackend::spawn(const SpawnSpec& spec, SpawnDone done, ExitFn exited) 
         return;
     }
     Forked& f = forked.value();
-    // EOF on the error pipe comes with a successful exec (O_CLOEXEC) or with
-    // the child's exit after it wrote why it failed.
-    std::string err = readSpawnError(f.errorFd, /*block=*/true);
-    closeFd(f.errorFd);
-    if (!err.empty()) {
-        reap(f.child.pid); // it has exited or is about to: _exit(127)
-        closeFd(f.child.pidfd);
-        closeFd(f.child.stdinFd);
-        closeFd(f.child.stdoutFd);
-        closeFd(f.child.stderrFd);
-        done(Error{ErrorCode::SpawnFailed, std::move(err)});
+    const pid_t pid = f.child.pid;
+    Pending p;
+    p.child = f.child;
+    p.errorFd = f.errorFd;
+    p.done = std::move(done);
+    p.exited = std::move(exited);
+    try {
+        // EOF on the error pipe comes with a successful exec (O_CLOEXEC) or
+        // with the child's exit after it wrote why it failed.
+        p.source = loop_.addIo(f.errorFd, EPOLLIN, [this, pid](uint32_t) { onErrorPipe(pid); });
+    } catch (const std::exception&) {
+        // Cannot watch it: wait for the exec here instead.
+        p.message = readSpawnError(f.errorFd, /*block=*/true);
+        finishSpawn(std::move(p));
         return;
     }
+    pending_.emplace(pid, std::move(p));
+}
+
+void DirectBackend::onErrorPipe(pid_t pid) {
+    auto it = pending_.find(pid);
+    if (it == pending_.end())
+        return;
+    Pending& p = it->second;
+    char buf[1024];
+    for (;;) {
+        ssize_t n = ::read(p.errorFd, buf, sizeof buf);
+        if (n > 0) {
+            p.message.append(buf, size_t(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return; // more to come: the child has not exec'd or exited yet
+        break;      // EOF (or an error, treated alike)
+    }
+    Pending done = std::move(it->second);
+    pending_.erase(it);
+    done.source.reset();
+    finishSpawn(std::move(done));
+}
+
+void DirectBackend::finishSpawn(Pending p) {
+    closeFd(p.errorFd);
+    Child c = p.child;
+    auto fail = [&](std::string why) {
+        reap(c.pid); // it has exited or is about to: _exit(127)
+        closeFd(c.pidfd);
+        closeFd(c.stdinFd);
+        closeFd(c.stdoutFd);
+        closeFd(c.stderrFd);
+        p.done(Error{ErrorCode::SpawnFailed, std::move(why)});
+    };
+    if (!p.message.empty())
+        return fail(std::move(p.message));
     try {
-        watch(f.child.pid, f.child.pidfd, false, std::move(exited));
+        watch(c.pid, c.pidfd, false, std::move(p.exited));
     } catch (const std::exception& ex) {
         // Unwatched, the program could never be stopped or restarted: take
         // it down rather than leave it running behind the engine's back.
-        ::kill(-f.child.pid, SIGKILL);
-        reap(f.child.pid);
-        closeFd(f.child.pidfd);
-        closeFd(f.child.stdinFd);
-        closeFd(f.child.stdoutFd);
-        closeFd(f.child.stderrFd);
-        done(Error{ErrorCode::SpawnFailed, std::string("couldn't watch the process: ") + ex.what()});
-        return;
+        ::kill(-c.pid, SIGKILL);
+        return fail(std::string("couldn't watch the process: ") + ex.what());
     }
-    done(f.child);
+    p.done(c);
 }
 
-Status DirectBackend::adopt(const Child& c, ExitFn exited) {
+Status DirectBackend::adopt(const std::string&, const Child& c, ExitFn exited) {
     if (c.pidfd < 0)
         return Error{ErrorCode::Failed, "no pidfd for pid " + std::to_string(c.pid)};
     try {

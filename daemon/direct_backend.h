@@ -31,11 +31,13 @@ public:
 
     const char* name() const override { return "direct"; }
 
-    // Forks and waits (synchronously: exec takes microseconds to a few
-    // milliseconds) until the child has exec'd or failed, so `done` has run
-    // when spawn() returns. A failure before the program runs (bad user,
-    // directory, executable) is an Error with code SpawnFailed naming the
-    // cause; that child has been reaped and its pipes closed.
+    // Forks and returns at once; `done` runs on the loop when the child has
+    // exec'd (EOF on its close-on-exec error pipe) or failed. Waiting for
+    // each exec in turn would serialise a thousand spawns behind each
+    // other's fork and fd cleanup. A failure before the program runs (bad
+    // user, directory, executable) is an Error with code SpawnFailed naming
+    // the cause; that child has been reaped and its pipes closed. A parent
+    // side failure (fork) is reported before spawn() returns.
     //
     // `exited` is called while the main process is still a zombie and it is
     // reaped right after `exited` returns: a cleanup() called from `exited`
@@ -51,7 +53,7 @@ public:
     // seen, the main process is killed too and reaped in the background
     // without calling `exited`.
     void cleanup(const Child& c) override;
-    Status adopt(const Child& c, ExitFn exited) override;
+    Status adopt(const std::string& namespec, const Child& c, ExitFn exited) override;
 
 private:
     struct Watch {
@@ -62,6 +64,18 @@ private:
     };
     void watch(pid_t pid, int pidfd, bool ownsFd, ExitFn exited);
     void onPidfd(pid_t pid);
+    // A child between fork and exec.
+    struct Pending {
+        Child child;
+        int errorFd = -1;
+        std::string message;
+        SourcePtr source;
+        SpawnDone done;
+        ExitFn exited;
+    };
+    void onErrorPipe(pid_t pid);
+    void finishSpawn(Pending p);
+    std::unordered_map<pid_t, Pending> pending_;
 
     Loop& loop_;
     std::unordered_map<pid_t, Watch> watches_;

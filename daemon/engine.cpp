@@ -109,6 +109,9 @@ void Engine::adoptPrograms() {
     if (stateFile_.empty())
         return;
     StateMap state = readStateFile(stateFile_);
+    // Records of programs that are not configured now are kept: their
+    // desired state counts again if a later reload brings them back.
+    savedState_ = state;
     for (auto* p : programsInOrder()) {
         auto it = state.find(p->namespec());
         if (it != state.end())
@@ -118,11 +121,11 @@ void Engine::adoptPrograms() {
     // file fresh enough that a crash loses little.
     auto tick = std::make_shared<std::function<void()>>();
     *tick = [this, tick] {
-        if (outputSinceSave_)
+        if (outputSinceSave_ && state_ == DaemonState::Running)
             saveState();
-        saveTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
+        refreshTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
     };
-    saveTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
+    refreshTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
     saveState();
 }
 
@@ -134,27 +137,22 @@ void Engine::setDesired(Program& p, Desired d) {
 }
 
 void Engine::scheduleSave() {
-    if (stateFile_.empty() || saveScheduled_)
+    // Coalesce: a thousand programs starting or stopping write the file once.
+    // During a shutdown nothing is written until everything has stopped.
+    if (stateFile_.empty() || saveTimer_ || state_ == DaemonState::Shutdown)
         return;
-    saveScheduled_ = true;
-    // Coalesce: 1000 programs starting at once write the file once.
-    loop_.defer([this] {
-        saveScheduled_ = false;
-        saveState();
-    });
+    saveTimer_ = loop_.addTimer(loop_.now() + 100000, [this] { saveState(); });
 }
 
 void Engine::saveState() {
+    saveTimer_.reset();
     if (stateFile_.empty())
         return;
     outputSinceSave_ = false;
-    StateMap state = readStateFile(stateFile_);
-    // Keep the desired state of programs of groups that are not active now
-    // (removed by a reload, maybe back later); replace the others.
     for (auto* p : programsInOrder())
-        state[p->namespec()] = p->record();
+        savedState_[p->namespec()] = p->record();
     std::string err;
-    if (!writeStateFile(stateFile_, state, &err))
+    if (!writeStateFile(stateFile_, savedState_, &err))
         log::warn("cannot save the state: " + err);
 }
 

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "program.h"
 #include "scopevisor/control.h"
+#include "state_file.h"
 
 namespace scopevisor {
 
@@ -157,9 +158,10 @@ private:
     std::thread::id loopThread_ = std::this_thread::get_id(); // the engine is made on its loop's thread
     SourcePtr waitingLog_;
     std::string stateFile_; // "" without a configuration file (tests)
-    bool saveScheduled_ = false;
+    StateMap savedState_;   // what the state file holds
     bool outputSinceSave_ = false;
-    SourcePtr saveTimer_;
+    SourcePtr saveTimer_;    // a save is due soon
+    SourcePtr refreshTimer_; // line counters move: save every few seconds
 
     // The daemon's own log, for readMainLog; written from any thread.
     std::mutex mainLogMutex_;

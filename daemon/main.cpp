@@ -25,8 +25,10 @@
 #include "direct_backend.h"
 #include "engine.h"
 #include "frontend.h"
+#include "journal_sink.h"
 #include "logging.h"
 #include "sd_event_loop.h"
+#include "systemd_backend.h"
 
 using namespace scopevisor;
 
@@ -204,13 +206,19 @@ int main(int argc, char** argv) {
         backendChoice = cfg.daemon.backend == config::BackendChoice::Systemd  ? "systemd"
                         : cfg.daemon.backend == config::BackendChoice::Direct ? "direct"
                                                                               : "auto";
-    if (backendChoice == "systemd") {
-        log::critical("the systemd backend is not available in this build; use --backend=direct");
+    std::string backendError;
+    std::unique_ptr<Backend> backend = chooseBackend(loop, backendChoice, opt.user, &backendError);
+    if (!backend) {
+        log::critical(backendError);
         return 1;
     }
-    std::unique_ptr<Backend> backend = std::make_unique<DirectBackend>(loop);
-    log::info(std::string("backend: direct (") +
-              (backendChoice == "auto" ? "auto: no systemd backend in this build" : "requested") + ")");
+    // Program output goes to the journal too, when there is one; the sink
+    // learns each program's pid and scope from the backend at spawn time.
+    std::unique_ptr<JournalSink> journal;
+    if (JournalSink::available()) {
+        journal = std::make_unique<JournalSink>();
+        backend = withJournalPids(std::move(backend), *journal);
+    }
 
     // Adapters: load the modules the configuration enables, and add the
     // programs they import from legacy configuration files.
@@ -236,6 +244,8 @@ int main(int argc, char** argv) {
         return next;
     };
     Engine engine(loop, *backend, std::move(cfg), eo);
+    if (journal)
+        engine.addListener(journal.get());
 
     // The D-Bus API: the system bus as root, the session bus with --user or
     // for another user. Without a bus the daemon serves its adapters only.
@@ -281,6 +291,8 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
+    // With WatchdogSec= in the unit, sd-event pings the manager itself.
+    sd_event_set_watchdog(loop.raw(), true);
     sd_notify(0, "READY=1\nSTATUS=Supervising programs");
     int r = loop.run();
     sd_notify(0, "STOPPING=1");

@@ -183,7 +183,11 @@ void Program::spawn() {
 
     SpawnSpec spec;
     spec.namespec = namespec_;
-    spec.env = host_.childEnvironment(cfg_);
+    // The environment depends on the configuration only, which a Program
+    // keeps for its whole life (a reload makes new Programs): build it once.
+    if (env_.empty())
+        env_ = host_.childEnvironment(cfg_);
+    spec.env = env_;
     auto exe = resolveExecutable(cfg_.argv.empty() ? std::string() : cfg_.argv[0], searchPath(cfg_), cfg_.directory);
     if (!exe) {
         // The command vanished since the start request was checked.
@@ -224,10 +228,20 @@ void Program::onSpawned(uint64_t gen, Result<Child> r) {
     }
     spawnInFlight_ = false;
     if (!r) {
+        if (stopWhenSpawned_) {
+            // Stopped while the backend worked, and nothing ever ran: the
+            // stop is complete (no BACKOFF, no retry).
+            stopWhenSpawned_ = false;
+            spawnErr_ = r.error().message;
+            stoppedAtUs_ = host_.loop().realtime();
+            setState(ProcessState::Stopped);
+            return;
+        }
         enterBackoff(r.error().message);
         return;
     }
     child_ = std::move(r.value());
+    pidStartTicks_ = processStartTicks(child_->pid);
     if (child_->stdoutFd >= 0) {
         outReader_.fd = child_->stdoutFd;
         watchOutput(outReader_.fd, false);
@@ -455,7 +469,7 @@ ProgramRecord Program::record() const {
     if (child_ && (state_ == ProcessState::Running || state_ == ProcessState::Starting ||
                    state_ == ProcessState::Stopping)) {
         r.pid = child_->pid;
-        r.pidStartTicks = processStartTicks(child_->pid);
+        r.pidStartTicks = pidStartTicks_;
         r.startedAtUs = startedAtUs_;
         r.unit = child_->unit;
     }
@@ -490,7 +504,7 @@ bool Program::adopt(const ProgramRecord& r) {
         c.stderrFd = ::open((fdDir + "2").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     std::weak_ptr<int> alive = alive_;
     const uint64_t gen = ++generation_;
-    auto st = host_.backend().adopt(c, [this, alive, gen](int status, bool known) {
+    auto st = host_.backend().adopt(namespec_, c, [this, alive, gen](int status, bool known) {
         if (auto a = alive.lock())
             onExit(gen, status, known);
     });
@@ -502,6 +516,7 @@ bool Program::adopt(const ProgramRecord& r) {
         return false;
     }
     startedAtUs_ = r.startedAtUs;
+    pidStartTicks_ = r.pidStartTicks;
     const uint64_t nowRt = host_.loop().realtime();
     const uint64_t age = nowRt > r.startedAtUs ? nowRt - r.startedAtUs : 0;
     const uint64_t nowMono = host_.loop().now();

@@ -749,7 +749,12 @@ struct Spawned {
     bool known = false;
 };
 
-void spawnInto(DirectBackend& b, const SpawnSpec& spec, Spawned& s, std::function<void()> onExit = {}) {
+constexpr uint64_t kTimeout = 10'000'000;
+
+// Spawn and turn the loop until `done` has run: the backend reports the exec
+// (or its failure) from the loop, once the child's error pipe is closed.
+void spawnInto(SdEventLoop& loop, DirectBackend& b, const SpawnSpec& spec, Spawned& s,
+               std::function<void()> onExit = {}) {
     b.spawn(
         spec,
         [&s](Result<Child> r) {
@@ -766,9 +771,8 @@ void spawnInto(DirectBackend& b, const SpawnSpec& spec, Spawned& s, std::functio
             if (onExit)
                 onExit();
         });
+    loop.runUntil([&s] { return s.done; }, kTimeout);
 }
-
-constexpr uint64_t kTimeout = 10'000'000;
 
 } // namespace
 
@@ -777,9 +781,9 @@ TEST(DirectBackend, ExitStatuses) {
     DirectBackend b(loop);
     EXPECT_STREQ(b.name(), "direct");
     Spawned t, f;
-    spawnInto(b, makeSpec({"/bin/true"}), t, [&] { b.cleanup(t.child); });
-    spawnInto(b, makeSpec({"/bin/false"}), f, [&] { b.cleanup(f.child); });
-    ASSERT_TRUE(t.done && f.done) << "done runs before spawn() returns";
+    spawnInto(loop, b, makeSpec({"/bin/true"}), t, [&] { b.cleanup(t.child); });
+    spawnInto(loop, b, makeSpec({"/bin/false"}), f, [&] { b.cleanup(f.child); });
+    ASSERT_TRUE(t.done && f.done) << "done runs once the child has exec'd";
     ASSERT_FALSE(t.error);
     ASSERT_FALSE(f.error);
     EXPECT_GT(t.child.pid, 0);
@@ -799,7 +803,7 @@ TEST(DirectBackend, SpawnErrors) {
     SdEventLoop loop;
     DirectBackend b(loop);
     Spawned s;
-    spawnInto(b, makeSpec({"/nonexistent/prog"}), s);
+    spawnInto(loop, b, makeSpec({"/nonexistent/prog"}), s);
     ASSERT_TRUE(s.done);
     ASSERT_TRUE(s.error);
     EXPECT_EQ(s.error->code, ErrorCode::SpawnFailed);
@@ -808,14 +812,14 @@ TEST(DirectBackend, SpawnErrors) {
     Spawned d;
     SpawnSpec spec = makeSpec({"/bin/true"});
     spec.directory = "/nonexistent/dir";
-    spawnInto(b, spec, d);
+    spawnInto(loop, b, spec, d);
     ASSERT_TRUE(d.error);
     EXPECT_EQ(d.error->message, "couldn't chdir to /nonexistent/dir: No such file or directory");
 
     Spawned u;
     spec = makeSpec({"/bin/true"});
     spec.user = "no-such-user-xyz";
-    spawnInto(b, spec, u);
+    spawnInto(loop, b, spec, u);
     ASSERT_TRUE(u.error);
     EXPECT_EQ(u.error->message, "no such user 'no-such-user-xyz'");
     EXPECT_FALSE(loop.runUntil([&] { return s.exited || d.exited || u.exited; }, 100'000))
@@ -826,7 +830,7 @@ TEST(DirectBackend, KillMainProcess) {
     SdEventLoop loop;
     DirectBackend b(loop);
     Spawned s;
-    spawnInto(b, makeSpec({"/bin/sleep", "100"}), s, [&] { b.cleanup(s.child); });
+    spawnInto(loop, b, makeSpec({"/bin/sleep", "100"}), s, [&] { b.cleanup(s.child); });
     ASSERT_FALSE(s.error);
     EXPECT_EQ(b.kill(s.child, SIGTERM, false), 0);
     ASSERT_TRUE(loop.runUntil([&] { return s.exited; }, kTimeout));
@@ -848,7 +852,7 @@ TEST(DirectBackend, TreeKillReachesTheWholeGroup) {
     SdEventLoop loop;
     DirectBackend b(loop);
     Spawned s;
-    spawnInto(b, shell("sleep 100 & sleep 100 & wait"), s, [&] { b.cleanup(s.child); });
+    spawnInto(loop, b, shell("sleep 100 & sleep 100 & wait"), s, [&] { b.cleanup(s.child); });
     ASSERT_FALSE(s.error);
     ASSERT_TRUE(eventually([&] { return groupMembers(s.child.pid).size() == 3; }));
     EXPECT_EQ(b.kill(s.child, SIGKILL, true), 0);
@@ -864,7 +868,7 @@ TEST(DirectBackend, CleanupKillsTheLeftovers) {
     DirectBackend b(loop);
     Spawned s;
     size_t leftAtExit = 0;
-    spawnInto(b, shell("sleep 100 & sleep 100 & wait"), s, [&] {
+    spawnInto(loop, b, shell("sleep 100 & sleep 100 & wait"), s, [&] {
         leftAtExit = groupMembers(s.child.pid).size();
         b.cleanup(s.child);
     });
@@ -886,7 +890,7 @@ TEST(DirectBackend, CleanupBeforeExitKillsAndReaps) {
     SdEventLoop loop;
     DirectBackend b(loop);
     Spawned s;
-    spawnInto(b, makeSpec({"/bin/sleep", "100"}), s);
+    spawnInto(loop, b, makeSpec({"/bin/sleep", "100"}), s);
     ASSERT_FALSE(s.error);
     pid_t pid = s.child.pid;
     b.cleanup(s.child);
@@ -901,7 +905,7 @@ TEST(DirectBackend, OutputFlowsThroughThePipes) {
     SdEventLoop loop;
     DirectBackend b(loop);
     Spawned s;
-    spawnInto(b, makeSpec({"/bin/cat"}), s, [&] { b.cleanup(s.child); });
+    spawnInto(loop, b, makeSpec({"/bin/cat"}), s, [&] { b.cleanup(s.child); });
     ASSERT_FALSE(s.error);
     std::string out;
     bool eof = false;

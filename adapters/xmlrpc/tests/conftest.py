@@ -52,7 +52,7 @@ autostart = false
 command = /bin/sh -c 'trap "" TERM; echo ready; while :; do sleep 0.1; done'
 autostart = false
 startsecs = 0
-stopwaitsecs = 1
+stopwaitsecs = 3
 
 [group:grp]
 programs = ga,gb

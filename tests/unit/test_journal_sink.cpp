@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// The journal sink's lines and fields, with the send captured.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "journal_sink.h"
+#include "log_buffer.h"
+
+using namespace scopevisor;
+
+namespace {
+
+using Entry = std::map<std::string, std::string>;
+
+struct Capture {
+    std::vector<Entry> entries;
+    int fail = 0; // errno to return
+    JournalSink::Sender sender() {
+        return [this](const struct iovec* iov, int n) {
+            if (fail)
+                return -fail;
+            Entry e;
+            for (int i = 0; i < n; ++i) {
+                std::string f(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+                auto eq = f.find('=');
+                e[f.substr(0, eq)] = f.substr(eq + 1);
+            }
+            entries.push_back(std::move(e));
+            return 0;
+        };
+    }
+};
+
+ProgramInfo info(const std::string& namespec, const std::string& name, ProcessState st, pid_t pid,
+                 const std::string& unit = {}) {
+    ProgramInfo i;
+    i.namespec = namespec;
+    i.name = name;
+    i.state = st;
+    i.pid = pid;
+    i.unit = unit;
+    return i;
+}
+
+} // namespace
+
+TEST(JournalSink, LinesCarryTheFieldsOfDesign) {
+    Capture cap;
+    JournalSink sink(cap.sender());
+    sink.programAdded(info("grp:web", "web", ProcessState::Stopped, 0));
+    sink.processStarted("grp:web", 1234, "scopevisor-grp:web.scope");
+    sink.programOutput("grp:web", Stream::Stdout, "hello\nworld\n");
+    sink.programOutput("grp:web", Stream::Stderr, "oops\r\n");
+    ASSERT_EQ(cap.entries.size(), 3u);
+    Entry e = cap.entries[0];
+    EXPECT_EQ(e["MESSAGE"], "hello");
+    EXPECT_EQ(e["PRIORITY"], "6");
+    EXPECT_EQ(e["SYSLOG_IDENTIFIER"], "web");
+    EXPECT_EQ(e["SCOPEVISOR_PROGRAM"], "grp:web");
+    EXPECT_EQ(e["SCOPEVISOR_STREAM"], "stdout");
+    EXPECT_EQ(e["OBJECT_PID"], "1234");
+    EXPECT_EQ(e["OBJECT_SYSTEMD_UNIT"], "scopevisor-grp:web.scope");
+    EXPECT_EQ(cap.entries[1]["MESSAGE"], "world");
+    e = cap.entries[2];
+    EXPECT_EQ(e["MESSAGE"], "oops\r"); // the program's bytes, as the buffer keeps them
+    EXPECT_EQ(e["PRIORITY"], "3");
+    EXPECT_EQ(e["SCOPEVISOR_STREAM"], "stderr");
+    EXPECT_EQ(sink.linesSent(), 3u);
+}
+
+TEST(JournalSink, PartialLinesWaitPerStreamAndFlushAtStop) {
+    Capture cap;
+    JournalSink sink(cap.sender());
+    sink.processStarted("web", 10, "");
+    sink.programOutput("web", Stream::Stdout, "hel");
+    sink.programOutput("web", Stream::Stderr, "err-");
+    sink.programOutput("web", Stream::Stdout, "lo\npart");
+    ASSERT_EQ(cap.entries.size(), 1u);
+    EXPECT_EQ(cap.entries[0]["MESSAGE"], "hello");
+    EXPECT_EQ(cap.entries[0].count("OBJECT_SYSTEMD_UNIT"), 0u); // direct backend: no scope
+    sink.programStateChanged(info("web", "web", ProcessState::Exited, 0), ProcessState::Running);
+    ASSERT_EQ(cap.entries.size(), 3u);
+    EXPECT_EQ(cap.entries[1]["MESSAGE"], "part");
+    EXPECT_EQ(cap.entries[2]["MESSAGE"], "err-");
+    // The exited run's pid stays on lines written after the exit.
+    EXPECT_EQ(cap.entries[1]["OBJECT_PID"], "10");
+}
+
+TEST(JournalSink, PidComesFromStateChangesToo) {
+    Capture cap;
+    JournalSink sink(cap.sender());
+    sink.programStateChanged(info("web", "web", ProcessState::Running, 77, "scopevisor-web.scope"),
+                             ProcessState::Starting);
+    sink.programOutput("web", Stream::Stdout, "x\n");
+    ASSERT_EQ(cap.entries.size(), 1u);
+    EXPECT_EQ(cap.entries[0]["OBJECT_PID"], "77");
+    EXPECT_EQ(cap.entries[0]["OBJECT_SYSTEMD_UNIT"], "scopevisor-web.scope");
+}
+
+TEST(JournalSink, LongLinesAreSplitAsTheLogBufferSplitsThem) {
+    Capture cap;
+    JournalSink sink(cap.sender());
+    const size_t max = LogBuffer::kMaxLineBytes;
+    // A two-byte character straddles the cut: it moves to the next line.
+    std::string text(max - 1, 'a');
+    text += "\xc3\xa9";
+    text += std::string(10, 'b');
+    sink.programOutput("web", Stream::Stdout, text.substr(0, 1000));
+    sink.programOutput("web", Stream::Stdout, text.substr(1000) + "\n");
+
+    LogBuffer buf(100, 4 * max);
+    uint64_t seq = 1;
+    buf.append(text + "\n", seq);
+    ASSERT_EQ(cap.entries.size(), buf.lineCount());
+    for (size_t i = 0; i < cap.entries.size(); ++i)
+        EXPECT_EQ(cap.entries[i]["MESSAGE"], std::string(buf.line(buf.firstLine() + i))) << i;
+    EXPECT_EQ(cap.entries[0]["MESSAGE"].size(), max - 1);
+
+    // Exactly kMaxLineBytes before the newline: one line.
+    cap.entries.clear();
+    sink.programOutput("web", Stream::Stdout, std::string(max, 'c') + "\n");
+    ASSERT_EQ(cap.entries.size(), 1u);
+}
+
+TEST(JournalSink, NoJournalIsCountedNotFatal) {
+    Capture cap;
+    cap.fail = ENOENT;
+    JournalSink sink(cap.sender());
+    sink.programOutput("web", Stream::Stdout, "a\nb\n");
+    EXPECT_EQ(sink.linesFailed(), 2u);
+    EXPECT_EQ(sink.linesSent(), 0u);
+}
+
+TEST(JournalSink, RemovedProgramFlushesAndForgets) {
+    Capture cap;
+    JournalSink sink(cap.sender());
+    sink.programOutput("web", Stream::Stdout, "tail");
+    sink.programRemoved(info("web", "web", ProcessState::Stopped, 0));
+    ASSERT_EQ(cap.entries.size(), 1u);
+    EXPECT_EQ(cap.entries[0]["MESSAGE"], "tail");
+    EXPECT_EQ(cap.entries[0]["SYSLOG_IDENTIFIER"], "web");
+}
