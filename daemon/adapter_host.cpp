@@ -140,7 +140,7 @@ public:
         if (!identity.empty()) {
             std::string key = name_ + ":" + std::string(identity);
             // The last [access] line for a key wins, as everywhere in the file.
-            for (auto it = m_.cfg_.access.rbegin(); it != m_.cfg_.access.rend(); ++it)
+            for (auto it = m_.access_.rbegin(); it != m_.access_.rend(); ++it)
                 if (it->first == key)
                     return parseRole(it->second).value_or(Role::None);
         }
@@ -172,7 +172,7 @@ public:
     }
 
     std::string stateDirectory() override {
-        std::string dir = scopevisor::stateDirectory(m_.cfg_.daemon.stateDir) + "/" + name_;
+        std::string dir = scopevisor::stateDirectory(m_.stateDir_) + "/" + name_;
         std::error_code ec;
         fs::create_directories(dir, ec);
         return dir;
@@ -184,7 +184,7 @@ private:
     std::string defaultRole_;
 };
 
-AdapterManager::AdapterManager(const config::Config& cfg) : cfg_(cfg) {}
+AdapterManager::AdapterManager(const config::Config& cfg) : access_(cfg.access), stateDir_(cfg.daemon.stateDir) {}
 
 AdapterManager::~AdapterManager() {
     stop();

@@ -68,7 +68,9 @@ private:
     friend class HostImpl;
     struct Entry;
     Control* control_ = nullptr;
-    config::Config cfg_;
+    // Only what the hosts need of the configuration, not a copy of all of it.
+    std::vector<std::pair<std::string, std::string>> access_;
+    std::string stateDir_;
     std::vector<std::unique_ptr<Entry>> entries_;
     std::mutex mutex_;
     LocalAuthorizer authorizer_;

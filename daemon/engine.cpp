@@ -183,10 +183,15 @@ void Engine::cleanupAutoLogs() {
 
 void Engine::activateGroup(const config::GroupConfig& gc) {
     auto g = std::make_unique<Group>();
-    g->cfg = gc;
-    auto procs = gc.processes;
-    std::stable_sort(procs.begin(), procs.end(), [](auto& a, auto& b) { return a.priority < b.priority; });
-    for (auto& pc : procs) {
+    g->cfg = gc; // kept as written: reload compares it with the next config
+    // Programs in priority order; each refers to its config in g->cfg,
+    // which stays put for the group's life.
+    std::vector<const config::ProcessConfig*> procs;
+    for (const auto& pc : g->cfg.processes)
+        procs.push_back(&pc);
+    std::stable_sort(procs.begin(), procs.end(), [](auto* a, auto* b) { return a->priority < b->priority; });
+    for (const auto* pcp : procs) {
+        const config::ProcessConfig& pc = *pcp;
         auto p = std::make_unique<Program>(static_cast<ProgramHost&>(*this), pc, config_.daemon.logBufferLines, config_.daemon.logBufferBytes,
                                            gc.priority);
         std::string out = pc.stdoutLog.isAuto ? autoLogPath(pc, "stdout") : pc.stdoutLog.path;
@@ -347,7 +352,7 @@ void Engine::forEachBatched(std::vector<std::string> names, std::function<void(s
     // Forking a thousand programs takes the loop a second or more: do it a
     // batch per loop turn, so that other callers are answered in between.
     // Names, not pointers: a reload may remove programs between two turns.
-    constexpr size_t kBatch = 32;
+    constexpr size_t kBatch = 8;
     auto step = std::make_shared<std::function<void(size_t)>>();
     *step = [this, names = std::move(names), fn = std::move(fn), then = std::move(then), step](size_t from) {
         const size_t to = std::min(from + kBatch, names.size());

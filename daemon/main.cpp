@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <getopt.h>
+#include <malloc.h>
 #include <memory>
 #include <string>
 
@@ -165,6 +166,11 @@ void stopAdapters(SdEventLoop& loop, AdapterManager& adapters) {
 
 int main(int argc, char** argv) {
     Options opt = parseArgs(argc, argv);
+    // Give memory back: without a fixed threshold glibc raises it after big
+    // replies and keeps megabytes per adapter thread (two arenas suffice
+    // for a daemon whose state lives on one thread).
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_ARENA_MAX, 2);
     std::signal(SIGPIPE, SIG_IGN); // a program's closed stdin must not kill the daemon
 
     config::LoadContext ctx = config::LoadContext::fromProcess();

@@ -85,9 +85,9 @@ std::string describe(ProcessState s, pid_t pid, uint64_t startedAtUs, uint64_t s
     }
 }
 
-Program::Program(ProgramHost& host, config::ProcessConfig cfg, uint64_t bufferLines, uint64_t bufferBytes,
+Program::Program(ProgramHost& host, const config::ProcessConfig& cfg, uint64_t bufferLines, uint64_t bufferBytes,
                  int groupPriority)
-    : host_(host), cfg_(std::move(cfg)), namespec_(cfg_.namespec()), groupPriority_(groupPriority),
+    : host_(host), cfg_(cfg), namespec_(cfg_.namespec()), groupPriority_(groupPriority),
       log_(bufferLines, bufferBytes) {}
 
 Program::~Program() {

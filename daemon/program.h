@@ -39,7 +39,8 @@ public:
 
 class Program {
 public:
-    Program(ProgramHost& host, config::ProcessConfig cfg, uint64_t bufferLines, uint64_t bufferBytes,
+    // `cfg` must outlive the Program (the engine's Group holds it).
+    Program(ProgramHost& host, const config::ProcessConfig& cfg, uint64_t bufferLines, uint64_t bufferBytes,
             int groupPriority);
     ~Program();
     Program(const Program&) = delete;
@@ -108,7 +109,7 @@ private:
     int signalChild(int sig, bool tree);
 
     ProgramHost& host_;
-    config::ProcessConfig cfg_;
+    const config::ProcessConfig& cfg_; // one copy per program, in its Group
     std::string namespec_;
     int groupPriority_;
 

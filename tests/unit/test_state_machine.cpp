@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "engine.h"
+#include "logging.h"
 #include "fake_backend.h"
 #include "fake_loop.h"
 
@@ -63,6 +64,7 @@ protected:
         makeWith(std::move(cfg));
     }
     void makeWith(config::Config cfg) {
+        log::setLevel(log::Level::Error); // the transitions are asserted, not read
         EngineOptions o;
         o.version = "test";
         engine = std::make_unique<Engine>(loop, backend, std::move(cfg), o);
