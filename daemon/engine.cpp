@@ -433,12 +433,8 @@ void Engine::listPrograms(Callback<std::vector<ProgramInfo>> done) {
 }
 
 void Engine::getProgram(std::string namespec, Callback<Result<ProgramInfo>> done) {
-    loop_.post([this, namespec, done] {
-        auto r = resolve(namespec);
-        if (!r)
-            return done(r.error());
-        done(r.value()->info());
-    });
+    withProgram(std::move(namespec), false, std::move(done),
+                [](Program& p, const Callback<Result<ProgramInfo>>& d) { d(p.info()); });
 }
 
 void Engine::listConfig(Callback<std::vector<ConfigInfo>> done) {
@@ -497,25 +493,13 @@ void Engine::listConfig(Callback<std::vector<ConfigInfo>> done) {
 }
 
 void Engine::start(std::string namespec, bool wait, Callback<Status> done) {
-    loop_.post([this, namespec, wait, done] {
-        if (auto g = gate(); !g)
-            return done(g);
-        auto r = resolve(namespec);
-        if (!r)
-            return done(r.error());
-        doStart(*r.value(), wait, done);
-    });
+    withProgram(std::move(namespec), true, std::move(done),
+                [this, wait](Program& p, const Callback<Status>& d) { doStart(p, wait, d); });
 }
 
 void Engine::stop(std::string namespec, bool wait, Callback<Status> done) {
-    loop_.post([this, namespec, wait, done] {
-        if (auto g = gate(); !g)
-            return done(g);
-        auto r = resolve(namespec);
-        if (!r)
-            return done(r.error());
-        doStop(*r.value(), wait, done);
-    });
+    withProgram(std::move(namespec), true, std::move(done),
+                [this, wait](Program& p, const Callback<Status>& d) { doStop(p, wait, d); });
 }
 
 void Engine::restart(std::string namespec, bool wait, Callback<Status> done) {
@@ -554,15 +538,10 @@ void Engine::restart(std::string namespec, bool wait, Callback<Status> done) {
 }
 
 void Engine::signal(std::string namespec, int sig, Callback<Status> done) {
-    loop_.post([this, namespec, sig, done] {
-        if (auto g = gate(); !g)
-            return done(g);
-        auto r = resolve(namespec);
-        if (!r)
-            return done(r.error());
+    withProgram(std::move(namespec), true, std::move(done), [sig](Program& p, const Callback<Status>& d) {
         if (sig <= 0 || sig >= NSIG)
-            return done(Error{ErrorCode::BadSignal, "bad signal: " + std::to_string(sig)});
-        done(r.value()->sendSignal(sig));
+            return d(Error{ErrorCode::BadSignal, "bad signal: " + std::to_string(sig)});
+        d(p.sendSignal(sig));
     });
 }
 
@@ -665,14 +644,10 @@ void Engine::signalAll(int sig, Callback<MultiResult> done) {
 }
 
 void Engine::sendInput(std::string namespec, std::string data, Callback<Status> done) {
-    loop_.post([this, namespec, data = std::move(data), done]() mutable {
-        if (auto g = gate(); !g)
-            return done(g);
-        auto r = resolve(namespec);
-        if (!r)
-            return done(r.error());
-        done(r.value()->writeInput(std::move(data)));
-    });
+    withProgram(std::move(namespec), true, std::move(done),
+                [data = std::move(data)](Program& p, const Callback<Status>& d) mutable {
+                    d(p.writeInput(std::move(data)));
+                });
 }
 
 void Engine::readLog(std::string namespec, Stream s, uint64_t firstLine, uint32_t maxLines,
@@ -744,14 +719,9 @@ void Engine::tailBytes(std::string namespec, Stream s, int64_t offset, int64_t l
 }
 
 void Engine::clearLog(std::string namespec, Callback<Status> done) {
-    loop_.post([this, namespec, done] {
-        if (auto g = gate(); !g)
-            return done(g);
-        auto r = resolve(namespec);
-        if (!r)
-            return done(r.error());
-        r.value()->clearLogs();
-        done(okStatus());
+    withProgram(std::move(namespec), true, std::move(done), [](Program& p, const Callback<Status>& d) {
+        p.clearLogs();
+        d(okStatus());
     });
 }
 

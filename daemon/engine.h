@@ -112,6 +112,20 @@ private:
 
     // Requests on the loop thread.
     Result<Program*> resolve(const std::string& namespec) const;
+    // On the loop: the SHUTDOWN_STATE gate (if `gated`), then the program
+    // named `namespec`, then fn(program, done). Errors go to `done`.
+    template <typename T, typename F>
+    void withProgram(std::string namespec, bool gated, Callback<T> done, F fn) {
+        loop_.post([this, namespec = std::move(namespec), gated, done = std::move(done), fn = std::move(fn)]() mutable {
+            if (gated)
+                if (auto g = gate(); !g)
+                    return done(T(g.error()));
+            auto r = resolve(namespec);
+            if (!r)
+                return done(T(r.error()));
+            fn(*r.value(), done);
+        });
+    }
     Group* findGroup(const std::string& name) const;
     void doStart(Program& p, bool wait, Callback<Status> done);
     void doStop(Program& p, bool wait, Callback<Status> done);
