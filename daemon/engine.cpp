@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <csignal>
 #include <glob.h>
+#include <malloc.h>
 #include <future>
 #include <random>
 #include <thread>
@@ -52,7 +53,7 @@ std::string randomSuffix() {
 } // namespace
 
 Engine::Engine(Loop& loop, Backend& backend, config::Config cfg, EngineOptions opts)
-    : loop_(loop), backend_(backend), config_(std::move(cfg)), opts_(std::move(opts)) {
+    : loop_(loop), backend_(backend), configPtr_(std::make_shared<const config::Config>(std::move(cfg))), opts_(std::move(opts)) {
     log::setSink([this](log::Level, std::string_view line) {
         std::lock_guard lock(mainLogMutex_);
         std::string l(line);
@@ -64,9 +65,9 @@ Engine::Engine(Loop& loop, Backend& backend, config::Config cfg, EngineOptions o
         if (hasListeners_.load(std::memory_order_relaxed))
             loop_.post([this, line = std::string(line)] { each([&](Listener* x) { x->mainLog(line); }); });
     });
-    if (!config_.daemon.logfile.empty()) {
-        mainLogFile_ = std::make_unique<LogFile>(config_.daemon.logfile, config_.daemon.logfileMaxbytes,
-                                                 config_.daemon.logfileBackups);
+    if (!this->cfg().daemon.logfile.empty()) {
+        mainLogFile_ = std::make_unique<LogFile>(this->cfg().daemon.logfile, this->cfg().daemon.logfileMaxbytes,
+                                                 this->cfg().daemon.logfileBackups);
         std::string err;
         if (!mainLogFile_->open(&err)) {
             mainLogFile_.reset();
@@ -81,13 +82,13 @@ Engine::~Engine() {
 }
 
 void Engine::begin() {
-    if (!config_.daemon.nocleanup)
+    if (!cfg().daemon.nocleanup)
         cleanupAutoLogs();
-    for (const auto& g : config_.groups)
+    for (const auto& g : cfg().groups)
         activateGroup(g);
     begun_ = true;
     if (!opts_.configPath.empty() && stateFile_.empty())
-        stateFile_ = stateFilePath(stateDirectory(config_.daemon.stateDir), opts_.configPath);
+        stateFile_ = stateFilePath(stateDirectory(cfg().daemon.stateDir), opts_.configPath);
     adoptPrograms();
     // At start-up every autostart program is spawned at once, priority only
     // ordering them (supervisord §3.5), a batch per loop turn.
@@ -100,7 +101,11 @@ void Engine::begin() {
             if (p)
                 p->autostart();
         },
-        nullptr);
+        [] {
+            // Reading the configuration left holes all over the heap; the
+            // daemon runs for months: give the free pages back once.
+            malloc_trim(0);
+        });
 }
 
 // ---- state across daemon restarts ----------------------------------------
@@ -159,21 +164,21 @@ void Engine::saveState() {
 // ---- groups -------------------------------------------------------------
 
 std::string Engine::autoLogPath(const config::ProcessConfig& p, const char* channel) {
-    std::string dir = config_.daemon.childlogdir;
+    std::string dir = cfg().daemon.childlogdir;
     if (dir.empty()) {
         const char* t = getenv("TMPDIR");
         dir = t && *t ? t : "/tmp";
     }
-    return dir + "/" + p.name + "-" + channel + "---" + config_.daemon.identifier + "-" + randomSuffix() + ".log";
+    return dir + "/" + p.name + "-" + channel + "---" + cfg().daemon.identifier + "-" + randomSuffix() + ".log";
 }
 
 void Engine::cleanupAutoLogs() {
-    std::string dir = config_.daemon.childlogdir;
+    std::string dir = cfg().daemon.childlogdir;
     if (dir.empty()) {
         const char* t = getenv("TMPDIR");
         dir = t && *t ? t : "/tmp";
     }
-    std::string pattern = dir + "/*---" + config_.daemon.identifier + "-*.log*";
+    std::string pattern = dir + "/*---" + cfg().daemon.identifier + "-*.log*";
     glob_t g{};
     if (glob(pattern.c_str(), 0, nullptr, &g) == 0)
         for (size_t i = 0; i < g.gl_pathc; ++i)
@@ -183,16 +188,20 @@ void Engine::cleanupAutoLogs() {
 
 void Engine::activateGroup(const config::GroupConfig& gc) {
     auto g = std::make_unique<Group>();
-    g->cfg = gc; // kept as written: reload compares it with the next config
+    // The group's configuration stays inside the Config it came from, which
+    // the group keeps alive: one copy of every program's settings, however
+    // many reloads later. Kept as written: reload compares it with the next.
+    g->source = configPtr_;
+    g->gc = &gc;
     // Programs in priority order; each refers to its config in g->cfg,
     // which stays put for the group's life.
     std::vector<const config::ProcessConfig*> procs;
-    for (const auto& pc : g->cfg.processes)
+    for (const auto& pc : g->cfg().processes)
         procs.push_back(&pc);
     std::stable_sort(procs.begin(), procs.end(), [](auto* a, auto* b) { return a->priority < b->priority; });
     for (const auto* pcp : procs) {
         const config::ProcessConfig& pc = *pcp;
-        auto p = std::make_unique<Program>(static_cast<ProgramHost&>(*this), pc, config_.daemon.logBufferLines, config_.daemon.logBufferBytes,
+        auto p = std::make_unique<Program>(static_cast<ProgramHost&>(*this), pc, cfg().daemon.logBufferLines, cfg().daemon.logBufferBytes,
                                            gc.priority);
         std::string out = pc.stdoutLog.isAuto ? autoLogPath(pc, "stdout") : pc.stdoutLog.path;
         std::string err = pc.redirectStderr ? "" : (pc.stderrLog.isAuto ? autoLogPath(pc, "stderr") : pc.stderrLog.path);
@@ -211,7 +220,7 @@ void Engine::activateGroup(const config::GroupConfig& gc) {
 }
 
 void Engine::deactivateGroup(const std::string& name) {
-    auto it = std::find_if(groups_.begin(), groups_.end(), [&](auto& g) { return g->cfg.name == name; });
+    auto it = std::find_if(groups_.begin(), groups_.end(), [&](auto& g) { return g->cfg().name == name; });
     if (it == groups_.end())
         return;
     std::unique_ptr<Group> g = std::move(*it);
@@ -226,15 +235,15 @@ void Engine::deactivateGroup(const std::string& name) {
 void Engine::sortGroups() {
     // By priority; ties keep load (name) order, as supervisord.
     std::stable_sort(groups_.begin(), groups_.end(), [](auto& a, auto& b) {
-        if (a->cfg.priority != b->cfg.priority)
-            return a->cfg.priority < b->cfg.priority;
-        return a->cfg.name < b->cfg.name;
+        if (a->cfg().priority != b->cfg().priority)
+            return a->cfg().priority < b->cfg().priority;
+        return a->cfg().name < b->cfg().name;
     });
 }
 
 Engine::Group* Engine::findGroup(const std::string& name) const {
     for (auto& g : groups_)
-        if (g->cfg.name == name)
+        if (g->cfg().name == name)
             return g.get();
     return nullptr;
 }
@@ -290,8 +299,10 @@ void Engine::output(Program& p, bool isStderr, std::string_view data) {
 }
 
 std::vector<std::string> Engine::childEnvironment(const config::ProcessConfig& cfg) {
-    std::vector<std::pair<std::string, std::string>> env(opts_.loadContext.env.begin(), opts_.loadContext.env.end());
-    return buildEnvironment(env, config_.daemon, cfg, opts_.serverUrl);
+    // The daemon's own part is the same for every child: made once.
+    if (daemonEnv_.empty())
+        daemonEnv_.assign(opts_.loadContext.env.begin(), opts_.loadContext.env.end());
+    return buildEnvironment(daemonEnv_, this->cfg().daemon, cfg, opts_.serverUrl);
 }
 
 // ---- requests -----------------------------------------------------------
@@ -411,7 +422,7 @@ void Engine::daemonInfo(Callback<DaemonInfo> done) {
         DaemonInfo d;
         d.version = opts_.version;
         d.backend = backend_.name();
-        d.identification = config_.daemon.identifier;
+        d.identification = cfg().daemon.identifier;
         d.state = state_;
         d.pid = getpid();
         d.programCount = byNamespec_.size();
@@ -440,7 +451,7 @@ void Engine::getProgram(std::string namespec, Callback<Result<ProgramInfo>> done
 void Engine::listConfig(Callback<std::vector<ConfigInfo>> done) {
     loop_.post([this, done] {
         std::vector<ConfigInfo> v;
-        for (auto& g : config_.groups) {
+        for (auto& g : cfg().groups) {
             const Group* active = findGroup(g.name);
             for (auto& p : g.processes) {
                 ConfigInfo c;
@@ -778,12 +789,12 @@ ConfigDiff Engine::diff(const config::Config& next) const {
         const Group* active = findGroup(g.name);
         if (!active)
             d.added.push_back(g.name);
-        else if (!active->cfg.sameAs(g))
+        else if (!active->cfg().sameAs(g))
             d.changed.push_back(g.name);
     }
     for (auto& g : groups_)
-        if (!next.findGroup(g->cfg.name))
-            d.removed.push_back(g->cfg.name);
+        if (!next.findGroup(g->cfg().name))
+            d.removed.push_back(g->cfg().name);
     return d;
 }
 
@@ -795,7 +806,7 @@ void Engine::rereadConfig(Callback<Result<ConfigDiff>> done) {
         if (!c)
             return done(c.error());
         auto d = diff(c.value());
-        config_ = std::move(c.value());
+        configPtr_ = std::make_shared<const config::Config>(std::move(c.value()));
         done(std::move(d));
     });
 }
@@ -837,10 +848,10 @@ void Engine::stopGroupThen(const std::string& name, std::function<void()> then) 
 
 ReloadResult Engine::applyConfig(config::Config next) {
     ReloadResult d = diff(next);
-    config_ = std::move(next);
+    configPtr_ = std::make_shared<const config::Config>(std::move(next));
     log::setLevel([&] {
         log::Level l = log::Level::Info;
-        log::parseLevel(config_.daemon.loglevel, l);
+        log::parseLevel(cfg().daemon.loglevel, l);
         return l;
     }());
     for (auto& name : d.removed)
@@ -851,7 +862,7 @@ ReloadResult Engine::applyConfig(config::Config next) {
     for (auto& name : d.changed)
         stopGroupThen(name, [this, name] {
             deactivateGroup(name);
-            if (const auto* gc = config_.findGroup(name)) {
+            if (const auto* gc = cfg().findGroup(name)) {
                 activateGroup(*gc);
                 if (Group* g = findGroup(name))
                     for (auto& p : g->programs)
@@ -860,7 +871,7 @@ ReloadResult Engine::applyConfig(config::Config next) {
             }
         });
     for (auto& name : d.added)
-        if (const auto* gc = config_.findGroup(name)) {
+        if (const auto* gc = cfg().findGroup(name)) {
             activateGroup(*gc);
             if (Group* g = findGroup(name))
                 for (auto& p : g->programs)
@@ -898,7 +909,7 @@ void Engine::addGroup(std::string group, Callback<Status> done) {
             return done(g);
         if (findGroup(group))
             return done(Error{ErrorCode::AlreadyAdded, group});
-        const auto* gc = config_.findGroup(group);
+        const auto* gc = cfg().findGroup(group);
         if (!gc)
             return done(Error{ErrorCode::NoSuchGroup, group});
         activateGroup(*gc);
@@ -947,7 +958,7 @@ void Engine::stopEverything(std::function<void()> then) {
     // Groups one at a time, highest priority number first (supervisord §3.6).
     std::vector<std::string> order;
     for (auto it = groups_.rbegin(); it != groups_.rend(); ++it)
-        order.push_back((*it)->cfg.name);
+        order.push_back((*it)->cfg().name);
     // Say every 3 s what we are waiting for.
     auto tick = std::make_shared<std::function<void()>>();
     *tick = [this, tick] {
@@ -1006,11 +1017,11 @@ void Engine::restartDaemon(Callback<Status> done) {
             auto c = readConfig();
             std::vector<std::string> names;
             for (auto& g : groups_)
-                names.push_back(g->cfg.name);
+                names.push_back(g->cfg().name);
             for (auto& n : names)
                 deactivateGroup(n);
             if (c)
-                config_ = std::move(c.value());
+                configPtr_ = std::make_shared<const config::Config>(std::move(c.value()));
             else
                 log::error("restart: " + c.error().message + "; keeping the previous configuration");
             setDaemonState(DaemonState::Running);

@@ -56,7 +56,7 @@ public:
     void reopenLogs();    // SIGUSR2
 
     DaemonState daemonState() const noexcept { return state_; }
-    const config::Config& currentConfig() const noexcept { return config_; }
+    const config::Config& currentConfig() const noexcept { return *configPtr_; }
     // Loop-thread access, for tests and the daemon's own front ends.
     Program* findProgram(const std::string& namespec) const;
     std::vector<Program*> programsInOrder() const; // group priority, then program priority
@@ -98,7 +98,9 @@ public:
 
 private:
     struct Group {
-        config::GroupConfig cfg;
+        std::shared_ptr<const config::Config> source;
+        const config::GroupConfig* gc = nullptr; // inside *source
+        const config::GroupConfig& cfg() const { return *gc; }
         std::vector<std::unique_ptr<Program>> programs; // priority order
     };
 
@@ -160,7 +162,8 @@ private:
 
     Loop& loop_;
     Backend& backend_;
-    config::Config config_; // the last configuration read
+    std::shared_ptr<const config::Config> configPtr_; // the last configuration read
+    const config::Config& cfg() const { return *configPtr_; }
     EngineOptions opts_;
     std::vector<std::unique_ptr<Group>> groups_; // active groups, by priority
     std::unordered_map<std::string, Program*> byNamespec_;
@@ -171,6 +174,7 @@ private:
     bool begun_ = false;
     std::thread::id loopThread_ = std::this_thread::get_id(); // the engine is made on its loop's thread
     SourcePtr waitingLog_;
+    std::vector<std::pair<std::string, std::string>> daemonEnv_;
     std::string stateFile_; // "" without a configuration file (tests)
     StateMap savedState_;   // what the state file holds
     bool outputSinceSave_ = false;

@@ -183,11 +183,7 @@ void Program::spawn() {
 
     SpawnSpec spec;
     spec.namespec = namespec_;
-    // The environment depends on the configuration only, which a Program
-    // keeps for its whole life (a reload makes new Programs): build it once.
-    if (env_.empty())
-        env_ = host_.childEnvironment(cfg_);
-    spec.env = env_;
+    spec.env = host_.childEnvironment(cfg_);
     auto exe = resolveExecutable(cfg_.argv.empty() ? std::string() : cfg_.argv[0], searchPath(cfg_), cfg_.directory);
     if (!exe) {
         // The command vanished since the start request was checked.
@@ -546,16 +542,17 @@ void Program::watchOutput(int fd, bool isStderr) {
 }
 
 void Program::readOutput(int fd, bool isStderr) {
-    static thread_local std::string buf(kReadChunk, '\0');
+    // Not zero-filled: only the pages that reads touch cost memory.
+    static thread_local std::unique_ptr<char[]> buf(new char[kReadChunk]);
     for (int i = 0; i < kReadsPerEvent; ++i) {
-        ssize_t n = read(fd, buf.data(), buf.size());
+        ssize_t n = read(fd, buf.get(), kReadChunk);
         if (n > 0) {
-            std::string_view data(buf.data(), size_t(n));
+            std::string_view data(buf.get(), size_t(n));
             log_.append(isStderr, data);
             if (auto& f = isStderr ? stderrFile_ : stdoutFile_)
                 f->write(data);
             host_.output(*this, isStderr, data);
-            if (size_t(n) < buf.size())
+            if (size_t(n) < kReadChunk)
                 return; // drained
             continue;
         }

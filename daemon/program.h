@@ -118,7 +118,6 @@ private:
     std::optional<Child> child_;
     uint64_t generation_ = 0; // of the current spawn; stale callbacks are ignored
     uint64_t pidStartTicks_ = 0; // of child_, read once (the state file needs it)
-    std::vector<std::string> env_; // the child's environment, built at the first spawn
     bool spawnInFlight_ = false;
     bool stopWhenSpawned_ = false;
     uint64_t startedAtUs_ = 0;     // realtime
