@@ -272,7 +272,18 @@ int main(int argc, char** argv) {
 
     int exitCode = 0;
     engine.setOnShutdown([&] { loop.exit(exitCode); });
-    auto onTerm = [&] { engine.requestShutdown(); };
+    // Programs in scopes do not depend on the daemon (DESIGN.md §3): on the
+    // systemd backend SIGTERM (`systemctl stop`, a restart) leaves them
+    // running and the next daemon adopts them; an explicit shutdown request
+    // (D-Bus Shutdown, supervisorctl shutdown) stops them. On the direct
+    // backend SIGTERM stops them, as supervisord does.
+    const bool programsOutliveDaemon = std::string(backend->name()) == "systemd";
+    auto onTerm = [&] {
+        if (programsOutliveDaemon)
+            engine.requestDetach();
+        else
+            engine.requestShutdown();
+    };
     auto s1 = loop.addSignal(SIGTERM, onTerm);
     auto s2 = loop.addSignal(SIGINT, onTerm);
     auto s3 = loop.addSignal(SIGHUP, [&] {

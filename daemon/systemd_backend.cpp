@@ -413,6 +413,10 @@ Status SystemdBackend::adopt(const std::string&, const Child& c, ExitFn exited) 
     try {
         // Not our child: its exit status cannot be read (known = false).
         watch(c.pid, c.pidfd, false, std::move(exited));
+        // Its scope holds the name until cleanup() has stopped it, as for
+        // a program we spawned ourselves.
+        if (!c.unit.empty())
+            names_.try_emplace(c.unit);
     } catch (const std::exception& ex) {
         return Error{ErrorCode::Failed, std::string("couldn't watch the process: ") + ex.what()};
     }

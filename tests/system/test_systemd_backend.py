@@ -220,15 +220,43 @@ def test_exit_of_main_process_kills_the_rest_of_the_scope(ct):
     assert wait_for(lambda: "scopevisor-forker.scope" in cgroup_of(ct, new_pid))
 
 
-def test_stopping_the_daemon_stops_every_scope(ct):
+def ticks(c):
+    out = c.journal("SCOPEVISOR_PROGRAM=ticker", "SCOPEVISOR_STREAM=stdout", "-o", "cat")
+    return [int(n) for n in re.findall(r"^tick (\d+)$", out, re.M)]
+
+
+def test_programs_outlive_systemctl_stop_and_are_adopted(ct):
+    pid, unit = spawned_pid(ct, "ticker")
+    assert wait_for(lambda: len(ticks(ct)) >= 3)
+    ct.run(["systemctl", "stop", "scopevisord.service"], timeout=60)
+    # Ten seconds without a daemon: the program keeps running in its scope,
+    # and what it prints waits in its pipe (it holds both ends itself).
+    time.sleep(10)
+    assert alive(ct, pid)
+    assert unit in cgroup_of(ct, pid)
+    before = ticks(ct)
+    ct.run(["systemctl", "start", "scopevisord.service"], timeout=60)
+    assert wait_for(lambda: re.search(r"adopted: 'ticker' with pid %d in %s" % (pid, re.escape(unit)),
+                                      daemon_log(ct))), daemon_log(ct)[-3000:]
+    assert "spawned: 'ticker'" not in daemon_log(ct).split("adopted: 'ticker'")[-1]
+    # The lines printed while no daemon read come through: no gap, no double.
+    assert wait_for(lambda: len(ticks(ct)) >= len(before) + 60, 30)
+    seen = ticks(ct)
+    assert seen == list(range(seen[0], seen[0] + len(seen))), "gap or double across the restart"
+    assert alive(ct, pid)
+
+
+def test_shutdown_request_stops_every_scope(ct):
     _pid, _unit = spawned_pid(ct, "forker")
     out = ct.journal("SCOPEVISOR_PROGRAM=forker", "-o", "cat")
     child = int(re.findall(r"child (\d+)", out)[-1])
-    ct.run(["systemctl", "stop", "scopevisord.service"], timeout=60)
+    ct.run(["busctl", "call", "org.scopevisor1", "/org/scopevisor1", "org.scopevisor1.Manager", "Shutdown"],
+           timeout=60)
     units = ct.run(["systemctl", "list-units", "--all", "--plain", "--no-legend", "scopevisor-*"]).stdout
     assert wait_for(lambda: ct.run(["systemctl", "list-units", "--plain", "--no-legend", "scopevisor-*"])
                     .stdout.strip() == ""), units
     assert not alive(ct, child)
+    # The daemon stays stopped: the next test starts it.
 
 
 def test_failed_scope_job_is_a_spawn_error_with_systemds_reason(ct):
