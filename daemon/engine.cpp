@@ -116,7 +116,9 @@ void Engine::adoptPrograms() {
     StateMap state = readStateFile(stateFile_);
     // Records of programs that are not configured now are kept: their
     // desired state counts again if a later reload brings them back.
-    savedState_ = state;
+    for (auto& [name, record] : state)
+        if (!findProgram(name))
+            savedState_.emplace(name, record);
     for (auto* p : programsInOrder()) {
         auto it = state.find(p->namespec());
         if (it != state.end())
@@ -154,11 +156,17 @@ void Engine::saveState() {
     if (stateFile_.empty())
         return;
     outputSinceSave_ = false;
+    // The records of configured programs are made afresh each time; only
+    // those of programs not configured now are kept in memory.
+    StateMap state = savedState_;
     for (auto* p : programsInOrder())
-        savedState_[p->namespec()] = p->record();
+        state.emplace(p->namespec(), p->record());
     std::string err;
-    if (!writeStateFile(stateFile_, savedState_, &err))
+    if (!writeStateFile(stateFile_, state, &err))
         log::warn("cannot save the state: " + err);
+    state.clear();
+    // The records were a burst of small allocations: give the pages back.
+    malloc_trim(0);
 }
 
 // ---- groups -------------------------------------------------------------
@@ -207,6 +215,10 @@ void Engine::activateGroup(const config::GroupConfig& gc) {
         std::string err = pc.redirectStderr ? "" : (pc.stderrLog.isAuto ? autoLogPath(pc, "stderr") : pc.stderrLog.path);
         p->setLogPaths(out, err);
         p->openLogFiles();
+        if (auto it = savedState_.find(p->namespec()); it != savedState_.end()) {
+            p->setDesired(it->second.desired);
+            savedState_.erase(it);
+        }
         byNamespec_[p->namespec()] = p.get();
         g->programs.push_back(std::move(p));
     }
@@ -227,6 +239,8 @@ void Engine::deactivateGroup(const std::string& name) {
     groups_.erase(it);
     for (auto& p : g->programs) {
         byNamespec_.erase(p->namespec());
+        if (!stateFile_.empty()) // its desired state counts again if it comes back
+            savedState_[p->namespec()] = p->record();
         auto info = p->info();
         each([&](Listener* l) { l->programRemoved(info); });
     }

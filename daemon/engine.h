@@ -176,7 +176,7 @@ private:
     SourcePtr waitingLog_;
     std::vector<std::pair<std::string, std::string>> daemonEnv_;
     std::string stateFile_; // "" without a configuration file (tests)
-    StateMap savedState_;   // what the state file holds
+    StateMap savedState_;   // records of programs that are not configured now
     bool outputSinceSave_ = false;
     SourcePtr saveTimer_;    // a save is due soon
     SourcePtr refreshTimer_; // line counters move: save every few seconds
