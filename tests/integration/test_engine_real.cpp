@@ -278,6 +278,28 @@ TEST_F(RealEngine, ANewEngineAdoptsRunningProgramsAndKeepsTheDesiredState) {
     ASSERT_TRUE(waitState("keep", ProcessState::Exited, 5));
 }
 
+TEST_F(RealEngine, ADesiredStateOutlivesAReloadThatRemovesTheProgram) {
+    const std::string both = "[program:a]\ncommand = /bin/sleep 1000\nstartsecs = 0\n"
+                             "[program:b]\ncommand = /bin/sleep 1000\nstartsecs = 0\n";
+    boot(both);
+    ASSERT_TRUE(waitState("a", ProcessState::Running));
+    auto st = call<Status>([&](auto cb) { engine->stop("a", true, cb); });
+    ASSERT_TRUE(st && *st);
+    writeConfig("[program:b]\ncommand = /bin/sleep 1000\nstartsecs = 0\n");
+    auto r = call<Result<ReloadResult>>([&](auto cb) { engine->reload(cb); });
+    ASSERT_TRUE(r && *r);
+    ASSERT_TRUE(loop.runUntil([&] { return engine->findProgram("a") == nullptr; }, 5 * kSec));
+    writeConfig(both);
+    r = call<Result<ReloadResult>>([&](auto cb) { engine->reload(cb); });
+    ASSERT_TRUE(r && *r);
+    EXPECT_EQ((*r)->added, std::vector<std::string>{"a"});
+    ASSERT_NE(engine->findProgram("a"), nullptr);
+    // Stopped by hand before it went away: it does not autostart on return.
+    loop.runUntil([] { return false; }, kSec / 5);
+    EXPECT_EQ(state("a"), ProcessState::Stopped);
+    EXPECT_EQ(state("b"), ProcessState::Running);
+}
+
 TEST_F(RealEngine, ARecycledPidIsNotAdopted) {
     boot("[program:a]\ncommand = /bin/sleep 1000\nstartsecs = 0\n");
     ASSERT_TRUE(waitState("a", ProcessState::Running));
