@@ -581,8 +581,9 @@ std::vector<Program*> filter(const std::vector<Program*>& v, bool (*pred)(Proces
 bool notRunning(ProcessState s) { return !isRunningState(s); }
 } // namespace
 
-void Engine::startGroup(std::string group, bool wait, Callback<Result<MultiResult>> done) {
-    loop_.post([this, group, wait, done] {
+void Engine::withGroup(std::string group, Callback<Result<MultiResult>> done,
+                       std::function<void(std::vector<Program*>, Callback<MultiResult>)> fn) {
+    loop_.post([this, group = std::move(group), done = std::move(done), fn = std::move(fn)] {
         if (auto g = gate(); !g)
             return done(g.error());
         Group* g = findGroup(group);
@@ -591,52 +592,47 @@ void Engine::startGroup(std::string group, bool wait, Callback<Result<MultiResul
         std::vector<Program*> members;
         for (auto& p : g->programs)
             members.push_back(p.get());
-        doMulti(filter(members, notRunning), true, wait, [done](MultiResult r) { done(std::move(r)); });
+        fn(std::move(members), [done](MultiResult r) { done(std::move(r)); });
+    });
+}
+
+MultiResult Engine::signalEach(const std::vector<Program*>& programs, int sig) {
+    MultiResult out;
+    for (auto* p : programs) {
+        if (!isSignallableState(p->state()))
+            continue;
+        Status st = (sig <= 0 || sig >= NSIG)
+                        ? Status(Error{ErrorCode::BadSignal, "bad signal: " + std::to_string(sig)})
+                        : p->sendSignal(sig);
+        out.push_back(resultFor(*p, st ? Error{} : st.error()));
+    }
+    return out;
+}
+
+void Engine::startGroup(std::string group, bool wait, Callback<Result<MultiResult>> done) {
+    withGroup(std::move(group), std::move(done), [this, wait](std::vector<Program*> members, Callback<MultiResult> d) {
+        doMulti(filter(members, notRunning), true, wait, std::move(d));
     });
 }
 
 void Engine::stopGroup(std::string group, bool wait, Callback<Result<MultiResult>> done) {
-    loop_.post([this, group, wait, done] {
-        if (auto g = gate(); !g)
-            return done(g.error());
-        Group* g = findGroup(group);
-        if (!g)
-            return done(Error{ErrorCode::NoSuchGroup, "no such group: " + group});
-        std::vector<Program*> members;
-        for (auto& p : g->programs)
-            members.push_back(p.get());
+    withGroup(std::move(group), std::move(done), [this, wait](std::vector<Program*> members, Callback<MultiResult> d) {
         // Stop in reverse priority order.
         std::reverse(members.begin(), members.end());
-        doMulti(filter(members, isRunningState), false, wait, [done](MultiResult r) { done(std::move(r)); });
+        doMulti(filter(members, isRunningState), false, wait, std::move(d));
     });
 }
 
 void Engine::signalGroup(std::string group, int sig, Callback<Result<MultiResult>> done) {
-    loop_.post([this, group, sig, done] {
-        if (auto g = gate(); !g)
-            return done(g.error());
-        Group* g = findGroup(group);
-        if (!g)
-            return done(Error{ErrorCode::NoSuchGroup, "no such group: " + group});
-        MultiResult out;
-        for (auto& p : g->programs) {
-            if (!isSignallableState(p->state()))
-                continue;
-            Status st = (sig <= 0 || sig >= NSIG)
-                            ? Status(Error{ErrorCode::BadSignal, "bad signal: " + std::to_string(sig)})
-                            : p->sendSignal(sig);
-            out.push_back(resultFor(*p, st ? Error{} : st.error()));
-        }
-        done(std::move(out));
+    withGroup(std::move(group), std::move(done), [sig](std::vector<Program*> members, Callback<MultiResult> d) {
+        d(signalEach(members, sig));
     });
 }
 
 void Engine::startAll(bool wait, Callback<MultiResult> done) {
     loop_.post([this, wait, done] {
-        if (auto g = gate(); !g) {
-            MultiResult r;
-            return done(r);
-        }
+        if (auto g = gate(); !g)
+            return done(MultiResult{});
         doMulti(filter(allPrograms(), notRunning), true, wait, done);
     });
 }
@@ -653,18 +649,9 @@ void Engine::stopAll(bool wait, Callback<MultiResult> done) {
 
 void Engine::signalAll(int sig, Callback<MultiResult> done) {
     loop_.post([this, sig, done] {
-        MultiResult out;
         if (auto g = gate(); !g)
-            return done(out);
-        for (auto* p : allPrograms()) {
-            if (!isSignallableState(p->state()))
-                continue;
-            Status st = (sig <= 0 || sig >= NSIG)
-                            ? Status(Error{ErrorCode::BadSignal, "bad signal: " + std::to_string(sig)})
-                            : p->sendSignal(sig);
-            out.push_back(resultFor(*p, st ? Error{} : st.error()));
-        }
-        done(std::move(out));
+            return done(MultiResult{});
+        done(signalEach(allPrograms(), sig));
     });
 }
 

@@ -129,6 +129,12 @@ private:
         });
     }
     Group* findGroup(const std::string& name) const;
+    // On the loop: the SHUTDOWN_STATE gate, then the members of `group` in
+    // priority order to fn. Errors go to `done`.
+    void withGroup(std::string group, Callback<Result<MultiResult>> done,
+                   std::function<void(std::vector<Program*>, Callback<MultiResult>)> fn);
+    // Signal every signallable program; one result each (supervisord's filter).
+    static MultiResult signalEach(const std::vector<Program*>& programs, int sig);
     void doStart(Program& p, bool wait, Callback<Status> done);
     void doStop(Program& p, bool wait, Callback<Status> done);
     void doMulti(std::vector<Program*> targets, bool isStart, bool wait, Callback<MultiResult> done);
