@@ -60,9 +60,10 @@ void usage(FILE* f) {
                  "  -h, --help             show this help and exit\n"
                  "  -v, --version          show the version and exit\n"
                  "\n"
-                 "Signals: SIGTERM and SIGINT stop every program and exit, SIGHUP reloads the\n"
-                 "configuration (only added, changed and removed programs are touched),\n"
-                 "SIGUSR2 reopens the log files.\n"
+                 "Signals: SIGTERM and SIGINT stop every program and exit (with the systemd\n"
+                 "backend they exit and leave the programs running in their scopes, for the\n"
+                 "next daemon to adopt), SIGHUP reloads the configuration (only added,\n"
+                 "changed and removed programs are touched), SIGUSR2 reopens the log files.\n"
                  "See scopevisord(8) and scopevisor.conf(5).\n",
                  kDefaultConfig);
 }
