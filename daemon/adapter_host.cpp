@@ -258,6 +258,9 @@ config::GroupConfig AdapterManager::toGroup(const ImportedProgram& ip, const std
     p.stdoutLog.isAuto = false;
     p.stdoutLog.path = ip.stdoutLogfile;
     p.stderrLog.isAuto = false;
+    p.stderrLog.path = ip.stderrLogfile;
+    if (ip.startsecs >= 0)
+        p.startsecs = ip.startsecs;
     p.loc.file = ip.source.empty() ? adapter : ip.source;
     config::GroupConfig g;
     g.name = ip.name;

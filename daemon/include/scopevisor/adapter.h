@@ -24,7 +24,7 @@
 
 #include "scopevisor/control.h"
 
-#define SCOPEVISOR_ADAPTER_API_VERSION 1u
+#define SCOPEVISOR_ADAPTER_API_VERSION 2u
 
 namespace scopevisor {
 
@@ -109,6 +109,9 @@ struct ImportedProgram {
     std::vector<std::pair<std::string, std::string>> environment;
     std::string stdoutLogfile; // "" = none
     bool stdoutLogfileAppend = true;
+    std::string stderrLogfile; // "" = none
+    bool stderrLogfileAppend = true;
+    int startsecs = -1;          // -1 = the daemon's default; 0 = started once spawned
     uint64_t logBufferLines = 0; // 0 = the daemon's default
     std::string source;          // "file:line" or file, for messages
 };
