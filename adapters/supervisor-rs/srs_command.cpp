@@ -17,6 +17,12 @@ constexpr OpWord kOps[] = {
     {"InFo", Op::Info},       {"help", Op::Help},       {"Help", Op::Help},         {"-h", Op::Help},
 };
 
+bool isPrep(std::string_view w) { return w == "on" || w == "On" || w == "with" || w == "With"; }
+
+bool childOptional(Op op) { return op == Op::Check || op == Op::Kill || op == Op::Info; }
+
+} // namespace
+
 std::vector<std::string_view> splitSpaces(std::string_view s) {
     std::vector<std::string_view> out;
     size_t b = 0;
@@ -28,12 +34,6 @@ std::vector<std::string_view> splitSpaces(std::string_view s) {
         b = e + 1;
     }
 }
-
-bool isPrep(std::string_view w) { return w == "on" || w == "On" || w == "with" || w == "With"; }
-
-bool childOptional(Op op) { return op == Op::Check || op == Op::Kill || op == Op::Info; }
-
-} // namespace
 
 std::optional<Op> parseOp(std::string_view word) noexcept {
     for (const auto& w : kOps)

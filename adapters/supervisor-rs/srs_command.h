@@ -18,6 +18,10 @@ namespace srs {
 
 enum class Op { Restart, Start, Stop, Check, Kill, TryStart, Info, Help };
 
+// The original's split(' '): every single space separates ("a  b" has an
+// empty word between).
+std::vector<std::string_view> splitSpaces(std::string_view s);
+
 // The case variants the original accepts ("start"/"Start", "info"/"INFO", "-h", ...).
 std::optional<Op> parseOp(std::string_view word) noexcept;
 const char* opName(Op op) noexcept; // lower case
