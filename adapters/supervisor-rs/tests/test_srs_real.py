@@ -209,6 +209,26 @@ def test_ipv6(tmp_path):
         d.stop()
 
 
+def test_socket_activation(tmp_path):
+    # A socket handed over as systemd does (FileDescriptorName=supervisor-rs):
+    # the adapter serves it and binds nothing itself (port 1 would fail).
+    import socket
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    port = lsock.getsockname()[1]
+    kids, server = write_tree(tmp_path)
+    d = Daemon(tmp_path, f"[adapter:supervisor-rs]\nport = 1\nserver_yml = {server}\n",
+               env_extra={"LISTEN_FDS": "1", "LISTEN_FDNAMES": "supervisor-rs"}, pass_fd=lsock.fileno())
+    try:
+        d.ready()
+        assert send(port, "start sleeper") == "start sleeper success"
+        assert "listening socket from systemd" in d.output()
+    finally:
+        d.stop()
+        lsock.close()
+
+
 # --------------------------------------------------------------- server.yml --
 
 def test_modes(tmp_path):
