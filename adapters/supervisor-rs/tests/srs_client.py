@@ -47,7 +47,8 @@ def make_key(directory, name, bits=2048):
 
 def sign(priv, text):
     """RSA PKCS#1 v1.5 type 1 of the bare text, no digest: the original's signature."""
-    return subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", str(priv)], input=text.encode(),
+    data = text.encode() if isinstance(text, str) else text
+    return subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", str(priv)], input=data,
                           check=True, capture_output=True).stdout
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from srs_client import BANNER, Daemon, free_port, make_key, send, signed, wait_for  # noqa: E402
+from srs_client import BANNER, Daemon, free_port, make_key, send, sign, signed, wait_for  # noqa: E402
 
 EMIT = "#!/bin/sh\necho \"$1 in $(pwd)\"\necho \"err $1\" >&2\nexec sleep 300\n"
 
@@ -135,6 +135,12 @@ def test_stop_all_and_native_programs(srs):
 
 def test_errors(srs):
     assert srs.send("start nosuch") == "Cannot found 'nosuch' file in load path"
+    assert srs.send("restart nosuch") == "Cannot found 'nosuch' file in load path"
+    assert srs.send("trystart nosuch") == "Cannot found 'nosuch' file in load path"
+    assert srs.send("stop nosuch") == "nosuch not exsit, cannot stop"
+    assert srs.send("restart all") == '"all" is reserved keywords, cannot run child named "all"'
+    assert srs.send("check on") == "prep & obj arguments number should be even"
+    assert srs.send("check sleeper at x") == "does not support at"
     assert srs.send("start all") == '"all" is reserved keywords, cannot run child named "all"'
     assert srs.send("start on") == '"on" is reserved keywords, cannot run child named "on"'
     assert srs.send("start broken") == "Cannot start child broken"
@@ -313,6 +319,12 @@ def test_plain_mode_default_role(tmp_path):
     try:
         d2 = d.send  # anonymous peers get default_role
         assert d2("start sleeper") == "Permission denied: anonymous has the role viewer, start needs operator"
+        for op in ("restart", "stop", "trystart"):
+            assert d2(f"{op} sleeper") == f"Permission denied: anonymous has the role viewer, {op} needs operator"
+        assert d2("stop all") == "Permission denied: anonymous has the role viewer, stop needs operator"
+        assert d2("kill") == "Permission denied: anonymous has the role viewer, kill needs admin"
+        assert d2("info").startswith("==Server Info Below==\n")
+        assert d2("help x").endswith("] not support")
         assert d2("check") == "==Check Results Below==\n"
         assert "refused 'start sleeper' to anonymous" in d.output()
     finally:
@@ -335,6 +347,7 @@ def test_operator_may_not_kill(tmp_path):
 def enc(tmp_path):
     keys = tmp_path / "keys"
     privs = {n: make_key(keys, n) for n in ("admin", "viewer", "operator")}
+    privs["nobody"] = make_key(keys, "nobody")  # a key, but not in [access], and default_role is empty
     make_key(tmp_path / "elsewhere", "stranger")
     privs["stranger"] = tmp_path / "elsewhere" / "priv" / "stranger.pem"
     d = start_daemon(tmp_path, section=f"encrypt = on\npub_keys_path = {keys / 'pub'}\ndefault_role =\n",
@@ -366,6 +379,12 @@ def test_encrypted_errors(enc):
     short = send(enc.port, b"admin;" + b"\x01" * 300)
     assert short.startswith(b) and "rsa" in short.lower()
     assert enc.sign("admin", "start") == b + "start needs a child name"
+    assert enc.sign("admin", "\u00e9") == b + "no legal operations input"
+    not_utf8 = send(enc.port, b"admin;" + sign(enc.privs["admin"], b"\xff\xfe"))
+    assert not_utf8 == b + "the signed command is not UTF-8"
+    bad = enc.dir / "keys" / "pub" / "bad.pem"
+    bad.write_text("not a key\n")
+    assert enc.send(b"bad;" + b"\x01" * 256) == b + f"Cannot read key file {bad}: not an RSA public key in PEM"
 
 
 def test_encrypted_roles(enc):
@@ -377,6 +396,8 @@ def test_encrypted_roles(enc):
     assert enc.sign("operator", "kill") == b + "Permission denied: 'operator' has the role operator, kill needs admin"
     assert enc.proc.poll() is None
     assert enc.sign("operator", "restart sleeper") == b + "restart sleeper success"
+    assert enc.sign("nobody", "check") == b + "Permission denied: 'nobody' has the role none, check needs viewer"
+    assert "refused 'check' to 'nobody' (role none, needs viewer)" in enc.output()
 
 
 def pid_of_enc(enc):
