@@ -4,6 +4,8 @@
 // thread; and the path of one message from its bytes to its reply.
 #include "srs_adapter.h"
 
+#include <cerrno>
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -94,8 +96,11 @@ void SrsAdapter::acceptLoop() {
         if (!(p[0].revents & POLLIN))
             continue;
         int fd = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                usleep(50000); // out of descriptors: do not spin, let the workers close some
             continue;
+        }
         std::lock_guard lock(queueMutex_);
         queue_.push_back(fd);
         queueCv_.notify_one();
@@ -116,7 +121,7 @@ void SrsAdapter::workerLoop() {
         // Encrypted mode: the banner goes out before anything is read.
         if (settings_.encrypt)
             writeAll(fd, reply::kBanner);
-        Outcome o = handleMessage(readMessage(fd, kReadTimeoutMs));
+        Outcome o = handleMessage(readMessage(fd, wakeFd_, kReadTimeoutMs));
         writeAll(fd, o.reply);
         close(fd); // one command per connection: the client reads until EOF
         if (o.shutdownAfter)

@@ -58,10 +58,10 @@ int listenTcp(const std::string& address, int port, std::string* error) {
     return fd;
 }
 
-std::string readMessage(int fd, int timeoutMs) {
+std::string readMessage(int fd, int wakeFd, int timeoutMs) {
     char buf[4196]; // "100 command + 4096 key", as the original
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, timeoutMs) <= 0)
+    pollfd p[2] = {{fd, POLLIN, 0}, {wakeFd, POLLIN, 0}};
+    if (poll(p, 2, timeoutMs) <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
         return {};
     ssize_t n = read(fd, buf, sizeof buf);
     return n > 0 ? std::string(buf, size_t(n)) : std::string();

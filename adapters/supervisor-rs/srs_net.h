@@ -14,8 +14,9 @@ int listenTcp(const std::string& address, int port, std::string* error);
 int boundPort(int fd);
 
 // The message as the original reads it: one read(2) of at most 4196 bytes
-// ("" after `timeoutMs` without data, or at EOF).
-std::string readMessage(int fd, int timeoutMs);
+// ("" after `timeoutMs` without data, at EOF, or once `wakeFd` is readable:
+// the adapter is stopping).
+std::string readMessage(int fd, int wakeFd, int timeoutMs);
 bool writeAll(int fd, const std::string& data);
 
 } // namespace srs
