@@ -251,10 +251,11 @@ TEST(SrsKeys, VerifyAndFind) {
     // A client's trailing NUL padding beyond the key size is dropped.
     v = verifySignature(pem, alice.sign("check") + std::string(3, '\0'));
     EXPECT_EQ(v.command.value_or("?"), "check") << v.error;
-    // Another key's signature: OpenSSL's padding error.
+    // Another key's signature: OpenSSL's error, a bad padding or, when the
+    // number exceeds this modulus, "data too large for modulus".
     v = verifySignature(pem, other.sign("check"));
     EXPECT_FALSE(v.command);
-    EXPECT_NE(v.error.find("padding"), std::string::npos) << v.error;
+    EXPECT_NE(v.error.find("rsa routines"), std::string::npos) << v.error;
     v = verifySignature((d / "a" / "broken.pem").string(), alice.sign("check"));
     EXPECT_EQ(v.error, "Cannot read key file " + (d / "a" / "broken.pem").string() + ": not an RSA public key in PEM");
     // A signature ending in 0x00 (the original fails these): found by trying commands.
