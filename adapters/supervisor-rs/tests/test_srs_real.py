@@ -32,6 +32,7 @@ CHILDREN = {
     "broken.yml": "command: /nonexistent/program\n",
     "truthy.yml": "command: true\n",
     "auto.yml": "command: sleep 302\n",
+    "short.yml": "command: sleep 0.2\nrepeat:\n  action: restart\n  seconds: 1\n",
 }
 
 
@@ -238,10 +239,13 @@ def test_socket_activation(tmp_path):
 # --------------------------------------------------------------- server.yml --
 
 def test_modes(tmp_path):
-    full = {n.split(".")[0] for n in CHILDREN} - {"broken", "truthy"}  # truthy exits at once
+    full = {n.split(".")[0] for n in CHILDREN} - {"broken", "truthy", "short"}  # these exit at once
     for mode, expect in (("quiet", set()), ("half", {"auto"}), ("full", full)):
         sub = tmp_path / mode
         sub.mkdir()
+        (sub / "kids").mkdir()
+        (sub / "kids" / "created.out").write_text("old run\n")
+        (sub / "kids" / "appended.out").write_text("old run\n")
         d = start_daemon(sub, mode=mode, native=False)
         try:
             def names():
@@ -250,6 +254,12 @@ def test_modes(tmp_path):
             assert wait_for(lambda: names() == expect), (names(), d.output())
             # without hooks or timers, as the original's startup
             assert "it will" not in d.output()
+            created, appended = (sub / "kids" / "created.out").read_text(), (sub / "kids" / "appended.out").read_text()
+            if mode == "full":  # create: emptied at the import that starts it; append: kept
+                assert wait_for(lambda: (sub / "kids" / "created.out").read_text() == f"created in {sub / 'kids'}\n")
+                assert wait_for(lambda: (sub / "kids" / "appended.out").read_text().startswith("old run\nappended"))
+            else:
+                assert created == appended == "old run\n"  # not started: untouched
         finally:
             d.stop()
 
@@ -281,6 +291,13 @@ def test_repeat(srs):
     assert srs.send("stop rep") == "stop rep success"
     time.sleep(1.5)  # two timer periods: a stopped child stays stopped
     assert pid_of(srs, "rep") is None
+
+
+def test_repeat_ends_when_the_child_exited(srs):
+    # As the original: the timer's restart finds the child gone and the chain ends.
+    assert srs.send("start short") == "start short success, and it will restart in 1s"
+    assert wait_for(lambda: 'repeat of short: "restart short": short not exsit, cannot stop' in srs.output())
+    assert pid_of(srs, "short") is None
 
 
 def test_hooks(srs):
