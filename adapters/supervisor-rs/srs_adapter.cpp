@@ -70,7 +70,12 @@ bool SrsAdapter::start(std::string* error) {
 void SrsAdapter::stop() {
     if (listenFd_ < 0)
         return;
-    stopping_ = true;
+    {
+        // Under both locks, so that no thread misses the wake-up between
+        // its check of stopping_ and its wait.
+        std::scoped_lock lock(queueMutex_, timerMutex_);
+        stopping_ = true;
+    }
     uint64_t one = 1;
     (void)!write(wakeFd_, &one, sizeof one);
     queueCv_.notify_all();
@@ -123,7 +128,7 @@ void SrsAdapter::workerLoop() {
             writeAll(fd, reply::kBanner);
         Outcome o = handleMessage(readMessage(fd, wakeFd_, kReadTimeoutMs));
         writeAll(fd, o.reply);
-        close(fd); // one command per connection: the client reads until EOF
+        closeAfterReply(fd, wakeFd_); // one command per connection: the client reads until EOF
         if (o.shutdownAfter)
             host_.control().shutdown([](scopevisor::Status) {});
     }

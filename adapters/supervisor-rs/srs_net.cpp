@@ -80,4 +80,15 @@ bool writeAll(int fd, const std::string& data) {
     return true;
 }
 
+void closeAfterReply(int fd, int wakeFd) {
+    shutdown(fd, SHUT_WR);
+    char buf[4096];
+    for (int i = 0; i < 16; ++i) {
+        pollfd p[2] = {{fd, POLLIN, 0}, {wakeFd, POLLIN, 0}};
+        if (poll(p, 2, 1000) <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)) || read(fd, buf, sizeof buf) <= 0)
+            break;
+    }
+    close(fd);
+}
+
 } // namespace srs

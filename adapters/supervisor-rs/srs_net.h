@@ -18,5 +18,9 @@ int boundPort(int fd);
 // the adapter is stopping).
 std::string readMessage(int fd, int wakeFd, int timeoutMs);
 bool writeAll(int fd, const std::string& data);
+// Half-close, wait (1 s at most) for the client to close its side, then
+// close: closing with unread bytes would reset the connection and could
+// drop the end of a long reply.
+void closeAfterReply(int fd, int wakeFd);
 
 } // namespace srs
