@@ -329,6 +329,15 @@ def test_bad_server_yml_is_a_clear_error(tmp_path):
     d.stop()
 
 
+def test_child_named_as_a_daemon_program_is_an_error(tmp_path):
+    kids, server = write_tree(tmp_path)
+    d = Daemon(tmp_path, f"[program:sleeper]\ncommand = /bin/sleep 1\n\n"
+                         f"[adapter:supervisor-rs]\nport = {free_port()}\nserver_yml = {server}\n")
+    assert d.proc.wait(30) != 0
+    assert "imported program 'sleeper' has the name of a group of" in d.output()
+    d.stop()
+
+
 # -------------------------------------------------------------------- roles --
 
 def test_plain_mode_default_role(tmp_path):

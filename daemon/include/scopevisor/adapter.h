@@ -110,6 +110,8 @@ struct ImportedProgram {
     std::string stdoutLogfile; // "" = none
     bool stdoutLogfileAppend = true;
     std::string stderrLogfile; // "" = none
+    // The daemon always appends to log files (O_APPEND); an adapter whose
+    // tool truncated them at each start does that itself before starting.
     bool stderrLogfileAppend = true;
     int startsecs = -1;          // -1 = the daemon's default; 0 = started once spawned
     uint64_t logBufferLines = 0; // 0 = the daemon's default
