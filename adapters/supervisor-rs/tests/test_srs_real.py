@@ -204,6 +204,17 @@ def test_one_read_is_the_message(srs):
     assert out == b"no legal operations input"
 
 
+def have_ipv6():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not have_ipv6(), reason="no IPv6 loopback here")
 def test_ipv6(tmp_path):
     kids, server = write_tree(tmp_path)
     port = free_port()
