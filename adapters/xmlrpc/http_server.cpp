@@ -288,7 +288,10 @@ bool HttpServer::serve(int listenFd, bool isUnix) {
     while (!stopping_.load()) {
         // Wake up now and then to notice a stop.
         short rev = 0;
-        if (pollOne(listenFd, POLLIN, 500, &rev) <= 0)
+        const int r = pollOne(listenFd, POLLIN, 500, &rev);
+        if (r < 0)
+            break; // the socket is unusable: serving is over
+        if (r == 0)
             continue;
         int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) {
@@ -324,7 +327,13 @@ void HttpServer::serveSocket(int sock) {
         }
     }
     SocketStream stream(sock, isUnix_, limits_.readTimeoutMs, limits_.writeTimeoutMs);
-    serveConnection(stream, conn);
+    try {
+        serveConnection(stream, conn);
+    } catch (...) {
+        // A failure while streaming a reply (out of memory, say) ends this
+        // connection, not the daemon.
+        tlsConnection = nullptr;
+    }
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
 }
