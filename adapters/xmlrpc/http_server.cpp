@@ -213,8 +213,8 @@ void GrowingPool::shutdown() {
 
 namespace {
 
-// Longest request line and header line taken (what cpp-httplib took before:
-// 8192 bytes); the whole head is also bounded by the read budget.
+// Longest request line and header line taken (8 KiB, the usual limit of
+// HTTP servers); the whole head is also bounded by the read budget.
 constexpr size_t kMaxLineBytes = 8192;
 
 enum class LineRead { Ok, Closed, TooLong };
@@ -257,7 +257,7 @@ bool parseRequestLine(const std::string& line, http::Request* req) {
 }
 
 // "Name: value", blanks around the value dropped; a line without a colon
-// is ignored, as cpp-httplib and medusa ignore it.
+// is ignored, as medusa ignores it.
 void parseHeader(const std::string& line, http::Headers* headers) {
     const auto colon = line.find(':');
     if (colon == std::string::npos)
