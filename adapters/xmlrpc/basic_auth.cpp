@@ -1,21 +1,29 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "basic_auth.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <mutex>
+
+#include <gcrypt.h>
 
 #include "xmlrpc_parse.h"
 #include "xmlrpc_value.h"
 
 namespace scopevisor::xmlrpc {
 
+// SHA-1 from libgcrypt: libsystemd already maps it into the daemon (its
+// journal sealing uses it), so `{SHA}` passwords cost no extra library,
+// unlike OpenSSL's libcrypto, which would add megabytes to the daemon's
+// memory for one hash.
 std::string sha1Hex(const std::string& s) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(s.data(), s.size(), md, &n, EVP_sha1(), nullptr);
+    static std::once_flag init;
+    // libgcrypt wants its version checked before first use; that also
+    // initializes it (no secure memory is involved in hashing).
+    std::call_once(init, [] { gcry_check_version(nullptr); });
+    unsigned char md[20];
+    gcry_md_hash_buffer(GCRY_MD_SHA1, md, s.data(), s.size());
     static const char hex[] = "0123456789abcdef";
     std::string out;
-    for (unsigned i = 0; i < n; ++i) {
+    for (unsigned i = 0; i < sizeof md; ++i) {
         out += hex[md[i] >> 4];
         out += hex[md[i] & 15];
     }
@@ -24,8 +32,15 @@ std::string sha1Hex(const std::string& s) {
 
 namespace {
 
+// Compares every byte whatever the first difference, so the time taken
+// does not tell how much of a guessed password was right.
 bool sameText(const std::string& a, const std::string& b) {
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+    if (a.size() != b.size())
+        return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
 }
 
 } // namespace

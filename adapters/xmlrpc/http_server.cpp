@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "http_server.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include <malloc.h>
@@ -65,12 +67,6 @@ bool SocketStream::fill(int timeoutMs) {
     return true;
 }
 
-bool SocketStream::is_readable() const {
-    if (off_ < buf_.size())
-        return true;
-    return pollOne(fd_, POLLIN, readTimeoutMs_, nullptr) > 0;
-}
-
 bool SocketStream::is_writable() const {
     short rev = 0;
     return pollOne(fd_, POLLOUT, writeTimeoutMs_, &rev) > 0 && !(rev & (POLLERR | POLLHUP)) && !peerGone();
@@ -107,40 +103,6 @@ ssize_t SocketStream::write(const char* ptr, size_t size) {
         return -1;
     }
     return ssize_t(size);
-}
-
-void SocketStream::get_remote_ip_and_port(std::string& ip, int& port) const {
-    ip.clear();
-    port = -1;
-    if (unix_)
-        return;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-        return;
-    char host[NI_MAXHOST], serv[NI_MAXSERV];
-    if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, serv, sizeof serv,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-        ip = host;
-        port = atoi(serv);
-    }
-}
-
-void SocketStream::get_local_ip_and_port(std::string& ip, int& port) const {
-    ip.clear();
-    port = -1;
-    if (unix_)
-        return;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-        return;
-    char host[NI_MAXHOST], serv[NI_MAXSERV];
-    if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, serv, sizeof serv,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-        ip = host;
-        port = atoi(serv);
-    }
 }
 
 bool SocketStream::waitForInput(int timeoutMs, const std::atomic<bool>& stopping) {
@@ -249,27 +211,111 @@ void GrowingPool::shutdown() {
 
 // ---- HttpServer -------------------------------------------------------------------
 
-HttpServer::HttpServer(ServerLimits limits) : limits_(limits) {
-    new_task_queue = [this] { return new GrowingPool(limits_.maxThreads); };
-    set_payload_max_length(limits_.maxBodyBytes);
-    set_keep_alive_max_count(limits_.keepAliveMaxCount);
-    set_keep_alive_timeout(limits_.keepAliveTimeoutMs / 1000);
-    set_read_timeout(limits_.readTimeoutMs / 1000, (limits_.readTimeoutMs % 1000) * 1000);
-    set_write_timeout(limits_.writeTimeoutMs / 1000, (limits_.writeTimeoutMs % 1000) * 1000);
+namespace {
+
+// Longest request line and header line taken (8 KiB, the usual limit of
+// HTTP servers); the whole head is also bounded by the read budget.
+constexpr size_t kMaxLineBytes = 8192;
+
+enum class LineRead { Ok, Closed, TooLong };
+
+// One line without its CRLF (a bare LF ends a line too, RFC 7230 §3.5).
+LineRead readLine(ConnStream& stream, std::string* line) {
+    line->clear();
+    char c;
+    for (;;) {
+        if (stream.read(&c, 1) != 1)
+            return LineRead::Closed;
+        if (c == '\n')
+            break;
+        if (line->size() >= kMaxLineBytes)
+            return LineRead::TooLong;
+        line->push_back(c);
+    }
+    if (!line->empty() && line->back() == '\r')
+        line->pop_back();
+    return LineRead::Ok;
 }
+
+// "METHOD SP target SP HTTP/1.x", nothing more, nothing less.
+bool parseRequestLine(const std::string& line, http::Request* req) {
+    const auto a = line.find(' ');
+    if (a == std::string::npos || a == 0)
+        return false;
+    const auto b = line.find(' ', a + 1);
+    if (b == std::string::npos || b == a + 1 || line.find(' ', b + 1) != std::string::npos)
+        return false;
+    req->method = line.substr(0, a);
+    req->target = line.substr(a + 1, b - a - 1);
+    req->version = line.substr(b + 1);
+    if (req->version != "HTTP/1.1" && req->version != "HTTP/1.0")
+        return false;
+    for (char c : req->method)
+        if (c < 'A' || c > 'Z')
+            return false;
+    return true;
+}
+
+// "Name: value", blanks around the value dropped; a line without a colon
+// is ignored, as medusa ignores it.
+void parseHeader(const std::string& line, http::Headers* headers) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos)
+        return;
+    auto begin = line.find_first_not_of(" \t", colon + 1);
+    auto end = line.find_last_not_of(" \t");
+    std::string value = begin == std::string::npos || end < begin ? "" : line.substr(begin, end - begin + 1);
+    headers->emplace(line.substr(0, colon), std::move(value));
+}
+
+bool sameWord(const std::string& a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+} // namespace
+
+HttpServer::HttpServer(ServerLimits limits) : limits_(limits) {}
+
+HttpServer::~HttpServer() { shutdownServer(); }
 
 bool HttpServer::serve(int listenFd, bool isUnix) {
     isUnix_ = isUnix;
-    svr_sock_ = listenFd;
-    return listen_after_bind();
+    listenFd_ = listenFd;
+    running_ = true;
+    GrowingPool pool(limits_.maxThreads);
+    while (!stopping_.load()) {
+        // Wake up now and then to notice a stop.
+        short rev = 0;
+        const int r = pollOne(listenFd, POLLIN, 500, &rev);
+        if (r < 0)
+            break; // the socket is unusable: serving is over
+        if (r == 0)
+            continue;
+        int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                ::poll(nullptr, 0, 100); // out of fds: let connections end before trying again
+            continue;
+        }
+        pool.enqueue([this, fd] { serveSocket(fd); });
+    }
+    pool.shutdown();
+    listenFd_ = -1;
+    ::close(listenFd);
+    running_ = false;
+    return true;
 }
 
 void HttpServer::shutdownServer() {
     stopping_ = true;
-    stop();
+    // A listening socket shut down wakes the accept loop at once.
+    if (int fd = listenFd_.load(); fd >= 0)
+        ::shutdown(fd, SHUT_RDWR);
 }
 
-bool HttpServer::process_and_close_socket(socket_t sock) {
+void HttpServer::serveSocket(int sock) {
     Connection conn;
     conn.isUnix = isUnix_;
     if (isUnix_) {
@@ -281,10 +327,15 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
         }
     }
     SocketStream stream(sock, isUnix_, limits_.readTimeoutMs, limits_.writeTimeoutMs);
-    serveConnection(stream, conn);
+    try {
+        serveConnection(stream, conn);
+    } catch (...) {
+        // A failure while streaming a reply (out of memory, say) ends this
+        // connection, not the daemon.
+        tlsConnection = nullptr;
+    }
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
-    return true;
 }
 
 void HttpServer::serveConnection(ConnStream& stream, Connection& conn) {
@@ -300,18 +351,171 @@ void HttpServer::serveConnection(ConnStream& stream, Connection& conn) {
         conn.bigReply = false;
         conn.user.clear();
         stream.setReadBudget(limits_.maxHeaderBytes + limits_.maxBodyBytes);
-        bool closed = false;
-        const bool ok = process_request(stream, count == 1, closed, nullptr);
+        const bool keep = processRequest(stream, conn, count == 1);
         // A large reply (getAllProcessInfo of a thousand programs is over a
         // megabyte) leaves its memory in this thread's malloc arena, which
         // would keep it for good: hand it back to the system.
         if (conn.bigReply)
             malloc_trim(0);
-        if (!ok || closed || conn.closeAfter)
+        if (!keep)
             break;
         --count;
     }
     tlsConnection = nullptr;
+}
+
+bool HttpServer::processRequest(ConnStream& stream, Connection& conn, bool lastAllowed) {
+    http::Request req;
+    http::Response res;
+    std::string line;
+    switch (readLine(stream, &line)) {
+    case LineRead::Closed: return false;
+    case LineRead::TooLong:
+        res.status = 414;
+        conn.closeAfter = true;
+        writeResponse(stream, req, res, conn);
+        return false;
+    case LineRead::Ok: break;
+    }
+    bool headOk = parseRequestLine(line, &req);
+    for (;;) {
+        const LineRead r = readLine(stream, &line);
+        if (r != LineRead::Ok) {
+            headOk = false;
+            break;
+        }
+        if (line.empty())
+            break;
+        parseHeader(line, &req.headers);
+    }
+    if (!headOk) {
+        res.status = 400;
+        conn.closeAfter = true;
+        writeResponse(stream, req, res, conn);
+        return false;
+    }
+    const std::string connection = req.header("Connection");
+    if (lastAllowed || sameWord(connection, "close") ||
+        (req.version == "HTTP/1.0" && !sameWord(connection, "keep-alive")))
+        conn.closeAfter = true;
+
+    bool routed;
+    try {
+        routed = route(stream, req, res, conn);
+    } catch (...) {
+        res.body.clear();
+        res.provider = nullptr;
+        if (exception_)
+            exception_(req, res);
+        else
+            res.status = 500;
+        routed = true;
+    }
+    if (res.status == -1)
+        res.status = routed ? 200 : 404;
+    return writeResponse(stream, req, res, conn) && !conn.closeAfter;
+}
+
+bool HttpServer::route(ConnStream& stream, http::Request& req, http::Response& res, Connection& conn) {
+    if (preRouting_ && preRouting_(req, res) == Routed::Handled)
+        return true;
+    if (req.method != "POST" || !post_)
+        return false;
+    // supervisord reads a request body by its Content-Length only; a
+    // chunked request body is refused rather than half understood.
+    const std::string cl = req.header("Content-Length");
+    if (req.hasHeader("Transfer-Encoding") || cl.empty() || cl.size() > 15 ||
+        cl.find_first_not_of("0123456789") != std::string::npos) {
+        res.status = req.hasHeader("Transfer-Encoding") || !cl.empty() ? 400 : 411;
+        conn.closeAfter = true;
+        return true;
+    }
+    const size_t length = std::stoull(cl);
+    if (length > limits_.maxBodyBytes) {
+        res.status = 413;
+        conn.closeAfter = true;
+        return true;
+    }
+    if (sameWord(req.header("Expect"), "100-continue")) {
+        static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (stream.write(kContinue, sizeof kContinue - 1) < 0)
+            return false;
+    }
+    req.body.resize(length);
+    for (size_t got = 0; got < length;) {
+        const ssize_t n = stream.read(req.body.data() + got, length - got);
+        if (n <= 0) {
+            res.status = 400; // the body ended early
+            conn.closeAfter = true;
+            return true;
+        }
+        got += size_t(n);
+    }
+    post_(req, res);
+    return true;
+}
+
+bool HttpServer::writeResponse(ConnStream& stream, const http::Request& req, http::Response& res,
+                               Connection& conn) {
+    if (res.status >= 400 && error_)
+        error_(req, res);
+    if (conn.closeAfter) {
+        res.headers.erase("Keep-Alive");
+        res.setHeader("Connection", "close");
+    } else {
+        res.setHeader("Keep-Alive", "timeout=" + std::to_string(limits_.keepAliveTimeoutMs / 1000) +
+                                        ", max=" + std::to_string(limits_.keepAliveMaxCount));
+    }
+    if (!res.hasHeader("Content-Type") && (!res.body.empty() || res.provider))
+        res.setHeader("Content-Type", "text/plain");
+    if (res.provider)
+        res.setHeader("Transfer-Encoding", "chunked");
+    else
+        res.setHeader("Content-Length", std::to_string(res.body.size()));
+    if (postRouting_)
+        postRouting_(req, res);
+
+    std::string head = "HTTP/1.1 " + std::to_string(res.status) + " " + http::statusText(res.status) + "\r\n";
+    for (const auto& [name, value] : res.headers)
+        head += name + ": " + value + "\r\n";
+    head += "\r\n";
+    const bool withBody = req.method != "HEAD";
+    // Small answers go out in one write; a big body is not copied.
+    if (withBody && !res.provider && res.body.size() <= (64u << 10)) {
+        head += res.body;
+        return stream.write(head.data(), head.size()) >= 0;
+    }
+    if (stream.write(head.data(), head.size()) < 0)
+        return false;
+    if (!withBody)
+        return true;
+    if (res.provider)
+        return writeChunks(stream, res);
+    return stream.write(res.body.data(), res.body.size()) >= 0;
+}
+
+// A stream ends when its provider says so, the client goes away or the
+// server stops; either way the connection ends with it.
+bool HttpServer::writeChunks(ConnStream& stream, http::Response& res) {
+    bool ok = true;
+    http::DataSink sink;
+    sink.write = [&](const char* data, size_t n) {
+        if (!ok)
+            return false;
+        if (n == 0)
+            return true;
+        char size[32];
+        const int len = std::snprintf(size, sizeof size, "%zx\r\n", n);
+        std::string chunk(size, size_t(len));
+        chunk.append(data, n);
+        chunk += "\r\n";
+        ok = stream.write(chunk.data(), chunk.size()) >= 0;
+        return ok;
+    };
+    sink.isWritable = [&] { return ok && stream.is_writable(); };
+    while (ok && !stopping_.load() && stream.is_writable() && res.provider(sink)) {
+    }
+    return false;
 }
 
 // ---- listening sockets ----------------------------------------------------------------

@@ -1,34 +1,42 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// cpp-httplib's request parsing and response writing, driven by our own
-// connection loop. httplib's Server reads each request of a keep-alive
-// connection through a fresh stream (bytes already buffered are lost, so
-// pipelined requests break), cannot tell who is on the other end of a unix
-// socket and never skips the blank lines some clients send after a request
-// (supervisorctl's `tail -f` does). Our loop keeps one buffered stream per
-// connection, reads SO_PEERCRED once, skips leading blank lines, and hands
-// each request to httplib's process_request.
+// The adapter's HTTP server: an accept loop, a pool of worker threads, and a
+// connection loop that keeps one buffered stream per connection (pipelined
+// requests work), reads SO_PEERCRED once for unix sockets, skips the blank
+// lines some clients send after a request (supervisorctl's `tail -f` does),
+// and parses and answers each request (http_message.h) in supervisord's
+// dispatch order: pre-routing (auth, /logtail, errors), then the body of a
+// POST and the POST handler, then error pages and a last look at headers.
 #pragma once
 
 #include <atomic>
 #include <climits>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <httplib.h>
+#include <sys/types.h>
 
+#include "http_message.h"
 #include "scopevisor/adapter.h"
 
 namespace scopevisor::xmlrpc {
 
-// A connection's byte stream, with what our loop needs beyond httplib's.
-class ConnStream : public httplib::Stream {
+// A connection's byte stream.
+class ConnStream {
 public:
+    virtual ~ConnStream() = default;
+    // Up to `size` bytes; <= 0 on timeout, close or an exhausted budget.
+    virtual ssize_t read(char* ptr, size_t size) = 0;
+    // All `size` bytes, or -1.
+    virtual ssize_t write(const char* ptr, size_t size) = 0;
+    // The peer can take more (a log stream checks before each chunk).
+    virtual bool is_writable() const = 0;
     // Wait until a request may start: buffered bytes, or the peer sent
     // something, within `timeoutMs`. False on timeout, close or stop.
     virtual bool waitForInput(int timeoutMs, const std::atomic<bool>& stopping) = 0;
@@ -45,13 +53,9 @@ public:
 class SocketStream final : public ConnStream {
 public:
     SocketStream(int fd, bool isUnix, int readTimeoutMs, int writeTimeoutMs);
-    bool is_readable() const override;
     bool is_writable() const override;
     ssize_t read(char* ptr, size_t size) override;
     ssize_t write(const char* ptr, size_t size) override;
-    void get_remote_ip_and_port(std::string& ip, int& port) const override;
-    void get_local_ip_and_port(std::string& ip, int& port) const override;
-    socket_t socket() const override { return fd_; }
     bool waitForInput(int timeoutMs, const std::atomic<bool>& stopping) override;
     bool skipBlankLines(int timeoutMs, const std::atomic<bool>& stopping) override;
     bool peerGone() const override;
@@ -71,15 +75,11 @@ private:
 class MemoryStream final : public ConnStream {
 public:
     explicit MemoryStream(std::string input) : in_(std::move(input)) {}
-    bool is_readable() const override { return pos_ < in_.size(); }
     // A stream to an in-memory peer ends after a bounded number of writes
     // or checks (a log stream with nothing to say only checks).
     bool is_writable() const override { return writes_ < 256 && ++checks_ < 1000; }
     ssize_t read(char* ptr, size_t size) override;
     ssize_t write(const char* ptr, size_t size) override;
-    void get_remote_ip_and_port(std::string& ip, int& port) const override { ip = "127.0.0.1", port = 1; }
-    void get_local_ip_and_port(std::string& ip, int& port) const override { ip = "127.0.0.1", port = 2; }
-    socket_t socket() const override { return -1; }
     bool waitForInput(int, const std::atomic<bool>&) override { return pos_ < in_.size(); }
     bool skipBlankLines(int, const std::atomic<bool>&) override;
     bool peerGone() const override { return pos_ >= in_.size(); }
@@ -111,12 +111,12 @@ Connection* currentConnection();
 // Worker threads created on demand (up to a cap), so that long requests
 // (deferred replies, `tail -f` streams) never starve new connections; idle
 // workers wait for the next connection.
-class GrowingPool final : public httplib::TaskQueue {
+class GrowingPool final {
 public:
     explicit GrowingPool(size_t maxThreads) : max_(maxThreads) {}
-    ~GrowingPool() override;
-    void enqueue(std::function<void()> fn) override;
-    void shutdown() override;
+    ~GrowingPool();
+    void enqueue(std::function<void()> fn);
+    void shutdown();
 
 private:
     void work();
@@ -139,25 +139,57 @@ struct ServerLimits {
     int writeTimeoutMs = 30000;
 };
 
-class HttpServer : public httplib::Server {
+class HttpServer {
 public:
+    enum class Routed { Handled, Unhandled };
+    using Handler = std::function<void(const http::Request&, http::Response&)>;
+
     explicit HttpServer(ServerLimits limits = {});
-    // Serve an already listening socket until stop() (blocks).
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // Every request first; Unhandled lets a POST go on to its body.
+    void setPreRouting(std::function<Routed(const http::Request&, http::Response&)> h) { preRouting_ = std::move(h); }
+    // A POST left Unhandled, with its body read.
+    void setPostHandler(Handler h) { post_ = std::move(h); }
+    // Any answer of status >= 400, before it is written.
+    void setErrorHandler(Handler h) { error_ = std::move(h); }
+    // A handler threw.
+    void setExceptionHandler(Handler h) { exception_ = std::move(h); }
+    // Every answer, last, before it is written.
+    void setPostRouting(Handler h) { postRouting_ = std::move(h); }
+
+    // Serve an already listening socket until shutdownServer() (blocks);
+    // the socket is closed when it returns.
     bool serve(int listenFd, bool isUnix);
+    bool is_running() const { return running_.load(); }
     // Serve the requests of one connection (blocks until it ends).
     void serveConnection(ConnStream& stream, Connection& conn);
     void shutdownServer();
-    // For serveConnection() on in-memory streams without a listening
-    // socket: httplib ends response streams when it sees none.
-    void pretendListening() { svr_sock_ = INT_MAX; }
+    // Kept for the tests and fuzz targets that serve in-memory streams
+    // without a listening socket (a stream ends only on stop or a write
+    // failure either way).
+    void pretendListening() {}
     const std::atomic<bool>& stopping() const { return stopping_; }
     const ServerLimits& limits() const { return limits_; }
 
 private:
-    bool process_and_close_socket(socket_t sock) override;
+    void serveSocket(int fd);
+    // One request; false: the connection must end.
+    bool processRequest(ConnStream& stream, Connection& conn, bool lastAllowed);
+    bool route(ConnStream& stream, http::Request& req, http::Response& res, Connection& conn);
+    // Connection: close when conn.closeAfter (checked after the error handler).
+    bool writeResponse(ConnStream& stream, const http::Request& req, http::Response& res, Connection& conn);
+    bool writeChunks(ConnStream& stream, http::Response& res);
+
     ServerLimits limits_;
+    std::function<Routed(const http::Request&, http::Response&)> preRouting_;
+    Handler post_, error_, exception_, postRouting_;
     bool isUnix_ = false;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> running_{false};
+    std::atomic<int> listenFd_{-1};
 };
 
 // Listening sockets as supervisord makes them. False with *error set.

@@ -46,9 +46,9 @@ std::string unquote(const std::string& s) {
 // The path of a request target, without ;params, ?query and #fragment.
 std::string uriPath(const std::string& target) { return target.substr(0, target.find_first_of(";?#")); }
 
-bool hasUnreadBody(const httplib::Request& req) {
-    return (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0") ||
-           req.has_header("Transfer-Encoding");
+bool hasUnreadBody(const http::Request& req) {
+    return (req.hasHeader("Content-Length") && req.header("Content-Length") != "0") ||
+           req.hasHeader("Transfer-Encoding");
 }
 
 void closeAfter() {
@@ -58,10 +58,10 @@ void closeAfter() {
 
 } // namespace
 
-void setHttpError(httplib::Response& res, int status) {
+void setHttpError(http::Response& res, int status) {
     res.status = status;
     const std::string code = std::to_string(status);
-    res.set_content("<head>\r\n<title>Error response</title>\r\n</head>\r\n<body>\r\n<h1>Error response</h1>\r\n"
+    res.setContent("<head>\r\n<title>Error response</title>\r\n</head>\r\n<body>\r\n<h1>Error response</h1>\r\n"
                     "<p>Error code " +
                         code + ".\r\n<p>Message: " + reason(status) + ".\r\n</body>\r\n",
                     "text/html");
@@ -152,43 +152,33 @@ Caller Service::callerFor(const EndpointConfig& ep) const {
 // ---- dispatch ---------------------------------------------------------------------
 
 void Service::install(HttpServer& srv, const EndpointConfig& ep) {
-    srv.set_pre_routing_handler(
-        [this, ep](const httplib::Request& req, httplib::Response& res) { return preRoute(ep, req, res); });
-    srv.Post("[\\s\\S]*", [this, ep](const httplib::Request& req, httplib::Response& res) { handleRpc(ep, req, res); });
-    srv.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+    srv.setPreRouting([this, ep](const http::Request& req, http::Response& res) { return preRoute(ep, req, res); });
+    srv.setPostHandler([this, ep](const http::Request& req, http::Response& res) { handleRpc(ep, req, res); });
+    srv.setErrorHandler([](const http::Request&, http::Response& res) {
         // Whatever went wrong, the rest of the connection cannot be trusted.
         closeAfter();
-        if (res.body.empty() && !res.content_provider_)
+        if (res.body.empty() && !res.provider)
             setHttpError(res, res.status);
-        return httplib::Server::HandlerResponse::Handled;
-    }));
-    srv.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    });
+    srv.setExceptionHandler([](const http::Request&, http::Response& res) {
         closeAfter();
         setHttpError(res, 500);
     });
-    srv.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
-        Connection* c = currentConnection();
-        if (c && c->closeAfter) {
-            res.headers.erase("Keep-Alive");
-            res.headers.erase("Connection");
-            res.set_header("Connection", "close");
-        }
-    });
 }
 
-httplib::Server::HandlerResponse Service::preRoute(const EndpointConfig& ep, const httplib::Request& req,
-                                                   httplib::Response& res) {
-    using HR = httplib::Server::HandlerResponse;
+HttpServer::Routed Service::preRoute(const EndpointConfig& ep, const http::Request& req,
+                                                   http::Response& res) {
+    using HR = HttpServer::Routed;
     Connection* conn = currentConnection();
     // Every handler of a server with a username is behind Basic auth.
     std::string user;
-    const std::string authHeader = req.get_header_value("Authorization");
-    const bool hasAuth = req.has_header("Authorization");
+    const std::string authHeader = req.header("Authorization");
+    const bool hasAuth = req.hasHeader("Authorization");
     switch (checkBasicAuth(hasAuth ? &authHeader : nullptr, ep.creds, &user)) {
     case AuthOutcome::Ok: break;
     case AuthOutcome::Unauthorized:
         setHttpError(res, 401);
-        res.set_header("WWW-Authenticate", "Basic realm=\"default\"");
+        res.setHeader("WWW-Authenticate", "Basic realm=\"default\"");
         closeAfter();
         return HR::Handled;
     case AuthOutcome::BadRequest:
@@ -210,12 +200,12 @@ httplib::Server::HandlerResponse Service::preRoute(const EndpointConfig& ep, con
             closeAfter();
             return HR::Handled;
         }
-        if (!req.has_header("Content-Length")) {
+        if (!req.hasHeader("Content-Length")) {
             setHttpError(res, 411);
             closeAfter();
             return HR::Handled;
         }
-        const std::string cl = req.get_header_value("Content-Length");
+        const std::string cl = req.header("Content-Length");
         if (cl.empty() || cl.find_first_not_of("0123456789") != std::string::npos) {
             setHttpError(res, 400);
             closeAfter();
@@ -226,7 +216,7 @@ httplib::Server::HandlerResponse Service::preRoute(const EndpointConfig& ep, con
             closeAfter();
             return HR::Handled;
         }
-        return HR::Unhandled; // httplib reads the body, then handleRpc
+        return HR::Unhandled; // the server reads the body, then handleRpc
     }
     if (hasUnreadBody(req))
         closeAfter();
@@ -253,7 +243,7 @@ httplib::Server::HandlerResponse Service::preRoute(const EndpointConfig& ep, con
         path.erase(0, 1);
     if (path == "ok.html" && (req.method == "GET" || req.method == "POST")) {
         res.status = 200;
-        res.set_content("OK", "text/plain");
+        res.setContent("OK", "text/plain");
         return HR::Handled;
     }
     if (path == "" || path == "index.html" || path == "tail.html" || path == "ok.html") {
@@ -264,7 +254,7 @@ httplib::Server::HandlerResponse Service::preRoute(const EndpointConfig& ep, con
     return HR::Handled;
 }
 
-void Service::handleRpc(const EndpointConfig& ep, const httplib::Request& req, httplib::Response& res) {
+void Service::handleRpc(const EndpointConfig& ep, const http::Request& req, http::Response& res) {
     ParsedCall call;
     std::string why;
     if (!parseMethodCall(req.body, &call, &why)) {
@@ -289,7 +279,7 @@ void Service::handleRpc(const EndpointConfig& ep, const httplib::Request& req, h
     if (Connection* c = currentConnection(); c && body.size() > (256u << 10))
         c->bigReply = true;
     res.body = std::move(body);
-    res.set_header("Content-Type", "text/xml");
+    res.setHeader("Content-Type", "text/xml");
 }
 
 // ---- log streams ----------------------------------------------------------------------
@@ -332,7 +322,7 @@ void Service::mainLog(std::string_view) { programOutput("", Stream::Stdout, {});
 
 void Service::daemonStateChanged(DaemonState s) { daemonState_ = int(s); }
 
-void Service::logtail(const EndpointConfig& ep, const httplib::Request& req, httplib::Response& res) {
+void Service::logtail(const EndpointConfig& ep, const http::Request& req, http::Response& res) {
     // medusa: unquote, strip leading slashes, then "<anything>/<name>[/<channel>]".
     std::string path = uriPath(req.target);
     if (path.find('%') != std::string::npos)
@@ -365,11 +355,11 @@ void Service::logtail(const EndpointConfig& ep, const httplib::Request& req, htt
     Control& control = host_.control();
     const int pollMs = opts_.streamPollMs;
     res.status = 200;
-    res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider(
+    res.setHeader("X-Accel-Buffering", "no");
+    res.setChunkedProvider(
         "text/plain;charset=utf-8",
-        [this, sub, st, key, stream, &control, pollMs](size_t, httplib::DataSink& sink) {
-            if (stopping_ || !sink.is_writable())
+        [this, sub, st, key, stream, &control, pollMs](http::DataSink& sink) {
+            if (stopping_ || !sink.isWritable())
                 return false;
             if (!st->first) {
                 std::unique_lock lock(sub->m);
@@ -395,7 +385,7 @@ void Service::logtail(const EndpointConfig& ep, const httplib::Request& req, htt
         [this, sub](bool) { unsubscribe(sub); });
 }
 
-void Service::mainlogtail(const EndpointConfig& ep, httplib::Response& res) {
+void Service::mainlogtail(const EndpointConfig& ep, http::Response& res) {
     if (auto refusal = authorize(callerFor(ep), Verb::ReadLog, "")) {
         host_.log(LogLevel::Info, "/mainlogtail: " + *refusal);
         return setHttpError(res, 403);
@@ -407,10 +397,10 @@ void Service::mainlogtail(const EndpointConfig& ep, httplib::Response& res) {
     Control& control = host_.control();
     const int pollMs = opts_.mainLogPollMs;
     res.status = 200;
-    res.set_chunked_content_provider(
+    res.setChunkedProvider(
         "text/plain;charset=utf-8",
-        [this, sub, offset, &control, pollMs](size_t, httplib::DataSink& sink) {
-            if (stopping_ || !sink.is_writable())
+        [this, sub, offset, &control, pollMs](http::DataSink& sink) {
+            if (stopping_ || !sink.isWritable())
                 return false;
             if (*offset) {
                 std::unique_lock lock(sub->m);

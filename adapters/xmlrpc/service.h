@@ -50,11 +50,10 @@ public:
 private:
     struct Subscription;
 
-    httplib::Server::HandlerResponse preRoute(const EndpointConfig& ep, const httplib::Request& req,
-                                              httplib::Response& res);
-    void handleRpc(const EndpointConfig& ep, const httplib::Request& req, httplib::Response& res);
-    void logtail(const EndpointConfig& ep, const httplib::Request& req, httplib::Response& res);
-    void mainlogtail(const EndpointConfig& ep, httplib::Response& res);
+    HttpServer::Routed preRoute(const EndpointConfig& ep, const http::Request& req, http::Response& res);
+    void handleRpc(const EndpointConfig& ep, const http::Request& req, http::Response& res);
+    void logtail(const EndpointConfig& ep, const http::Request& req, http::Response& res);
+    void mainlogtail(const EndpointConfig& ep, http::Response& res);
     Caller callerFor(const EndpointConfig& ep) const;
     std::shared_ptr<Subscription> subscribe(const std::string& namespec, bool mainLog);
     void unsubscribe(const std::shared_ptr<Subscription>& s);
@@ -78,6 +77,6 @@ private:
 };
 
 // The HTML page medusa answers errors with.
-void setHttpError(httplib::Response& res, int status);
+void setHttpError(http::Response& res, int status);
 
 } // namespace scopevisor::xmlrpc

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Fuzz target: the HTTP request path of the adapter, from raw connection
-// bytes: httplib's request parsing under our connection loop (keep-alive,
+// bytes: the server's request parsing under its connection loop (keep-alive,
 // pipelining, blank lines), Basic auth, dispatch, XML-RPC, log streams,
 // on an in-memory engine. The first byte chooses the endpoint's settings.
 #include <cstddef>

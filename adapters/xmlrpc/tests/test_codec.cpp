@@ -190,6 +190,11 @@ TEST(BasicAuth, AsMedusa) {
     std::string colon = "Basic dXNlcjphOmI="; // user:a:b
     EXPECT_EQ(checkBasicAuth(&colon, sha, &user), AuthOutcome::Ok);
     EXPECT_EQ(sha1Hex("123"), "40bd001563085fc35165329ea1ff5c5ecbdbbeef");
+    // FIPS 180 test vectors.
+    EXPECT_EQ(sha1Hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    EXPECT_EQ(sha1Hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    EXPECT_EQ(sha1Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+              "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
     // No username configured: anyone, whatever they send.
     std::string og = "Basic Og==";
     EXPECT_EQ(checkBasicAuth(&og, Credentials{}, &user), AuthOutcome::Ok);

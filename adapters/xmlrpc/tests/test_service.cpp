@@ -201,6 +201,37 @@ TEST_F(Http, ErrorsAsMedusa) {
     EXPECT_EQ(count(serve("GET /RPC2 HTTP/1.1\r\n\r\n" + post(rpcBody("supervisor.getVersion"))), "HTTP/1.1"), 1u);
 }
 
+TEST_F(Http, RequestFraming) {
+    const std::string body = rpcBody("supervisor.getVersion");
+    // Expect: 100-continue gets its interim answer, then the real one.
+    std::string out = serve(post(body, "Expect: 100-continue\r\n"));
+    EXPECT_EQ(out.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 0), 0u) << out;
+    EXPECT_NE(out.find("Content-Length: "), std::string::npos);
+    EXPECT_NE(out.find("Keep-Alive: timeout="), std::string::npos);
+    // A chunked request body is refused, and the connection ends there.
+    out = serve(post(body, "Transfer-Encoding: chunked\r\n") + post(body));
+    EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+    EXPECT_EQ(count(out, "HTTP/1.1 "), 1u);
+    EXPECT_NE(out.find("Connection: close"), std::string::npos);
+    // A body shorter than its Content-Length: 400.
+    out = serve("POST /RPC2 HTTP/1.1\r\nContent-Length: 50\r\n\r\n<methodCall>");
+    EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+    // Request line over 8 KiB: 414; a header line over 8 KiB: 400.
+    EXPECT_EQ(serve("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 414", 0), 0u);
+    EXPECT_EQ(serve("GET / HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+    // HTTP/1.0 without keep-alive: one answer, then close; bare LF lines work.
+    out = serve("GET /ok.html HTTP/1.0\n\nGET /ok.html HTTP/1.0\r\n\r\n");
+    EXPECT_EQ(count(out, "HTTP/1.1 200 OK"), 1u) << out;
+    EXPECT_NE(out.find("Connection: close"), std::string::npos);
+    out = serve("GET /ok.html HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /ok.html HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(count(out, "HTTP/1.1 200 OK"), 2u) << out;
+    // Header names are matched without regard to case.
+    out = serve("POST /RPC2 HTTP/1.1\r\ncontent-LENGTH: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    EXPECT_EQ(out.rfind("HTTP/1.1 200 OK", 0), 0u) << out;
+    EXPECT_EQ(serve("get / HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+    EXPECT_EQ(serve("GET / HTTP/2.0\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+}
+
 TEST_F(Http, BasicAuthGuardsEverything) {
     EndpointConfig ep;
     ep.creds = Credentials{"user", "123"};
