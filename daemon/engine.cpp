@@ -90,6 +90,7 @@ void Engine::begin() {
     if (!opts_.configPath.empty() && stateFile_.empty())
         stateFile_ = stateFilePath(stateDirectory(cfg().daemon.stateDir), opts_.configPath);
     adoptPrograms();
+    refillLogs();
     // At start-up every autostart program is spawned at once, priority only
     // ordering them (supervisord §3.5), a batch per loop turn.
     std::vector<std::string> names;
@@ -134,6 +135,19 @@ void Engine::adoptPrograms() {
     };
     refreshTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
     saveState();
+}
+
+void Engine::refillLogs() {
+    if (!opts_.journal)
+        return;
+    // Adopted or not, every program's buffer starts with its newest lines
+    // and its numbering goes on; before the loop runs, so no new line comes
+    // in between (journal_read.h says why this is synchronous).
+    size_t lines = 0;
+    for (auto* p : programsInOrder())
+        lines += refillLog(p->log(), *opts_.journal, p->namespec());
+    if (lines)
+        log::info("log buffers refilled from the journal: " + std::to_string(lines) + " lines");
 }
 
 void Engine::setDesired(Program& p, Desired d) {
@@ -668,37 +682,7 @@ void Engine::readLog(std::string namespec, Stream s, uint64_t firstLine, uint32_
         auto r = resolve(namespec);
         if (!r)
             return done(r.error());
-        const ProgramLog& log = r.value()->log();
-        LogLines out;
-        if (s == Stream::All) {
-            out.oldestAvailable = log.firstSeq();
-            out.newestAvailable = log.lastSeq();
-        } else {
-            const LogBuffer& b = s == Stream::Stderr ? log.stderrBuf() : log.stdoutBuf();
-            out.oldestAvailable = b.firstLine();
-            out.newestAvailable = b.lastLine();
-        }
-        if (out.newestAvailable == 0)
-            return done(out);
-        const uint64_t count = maxLines == 0 ? out.newestAvailable - out.oldestAvailable + 1 : maxLines;
-        uint64_t first = firstLine;
-        if (first == 0) // the newest `count` lines
-            first = out.newestAvailable >= count ? out.newestAvailable - count + 1 : 1;
-        first = std::max(first, out.oldestAvailable);
-        if (first > out.newestAvailable)
-            return done(out);
-        if (s == Stream::All) {
-            auto a = log.allLines(first, size_t(count));
-            out.first = a.first;
-            out.last = a.last;
-            out.lines = std::move(a.lines);
-        } else {
-            const LogBuffer& b = s == Stream::Stderr ? log.stderrBuf() : log.stdoutBuf();
-            out.lines = b.lines(first, size_t(count));
-            out.first = out.lines.empty() ? 0 : first;
-            out.last = out.lines.empty() ? 0 : first + out.lines.size() - 1;
-        }
-        done(std::move(out));
+        done(readLines(r.value()->log(), opts_.journal, namespec, s, firstLine, maxLines));
     });
 }
 
