@@ -258,15 +258,28 @@ HttpServer::HttpServer(ServerLimits limits) : limits_(limits) {
     set_write_timeout(limits_.writeTimeoutMs / 1000, (limits_.writeTimeoutMs % 1000) * 1000);
 }
 
-bool HttpServer::serve(int listenFd, bool isUnix) {
+namespace {
+constexpr int kInheritedPollMs = 100;
+}
+
+bool HttpServer::serve(int listenFd, bool isUnix, bool inherited) {
     isUnix_ = isUnix;
+    inherited_ = inherited;
+    if (inherited) // accept only after a poll with a timeout, so letting go is seen
+        set_idle_interval(0, kInheritedPollMs * 1000);
     svr_sock_ = listenFd;
-    return listen_after_bind();
+    const bool ok = listen_after_bind();
+    if (inherited)
+        ::close(listenFd); // only our copy: systemd keeps its own
+    return ok;
 }
 
 void HttpServer::shutdownServer() {
     stopping_ = true;
-    stop();
+    if (inherited_)
+        svr_sock_ = INVALID_SOCKET; // the loop ends at its next poll timeout
+    else
+        stop();
 }
 
 bool HttpServer::process_and_close_socket(socket_t sock) {

@@ -142,8 +142,12 @@ struct ServerLimits {
 class HttpServer : public httplib::Server {
 public:
     explicit HttpServer(ServerLimits limits = {});
-    // Serve an already listening socket until stop() (blocks).
-    bool serve(int listenFd, bool isUnix);
+    // Serve an already listening socket until stop() (blocks). A socket
+    // systemd passed (`inherited`) is never shut down: that would break it
+    // for systemd, which listens on it again for the next daemon
+    // ("Got POLLHUP on a listening socket"); shutdownServer() then only
+    // lets go of it, and the accept loop notices within kInheritedPollMs.
+    bool serve(int listenFd, bool isUnix, bool inherited = false);
     // Serve the requests of one connection (blocks until it ends).
     void serveConnection(ConnStream& stream, Connection& conn);
     void shutdownServer();
@@ -157,6 +161,7 @@ private:
     bool process_and_close_socket(socket_t sock) override;
     ServerLimits limits_;
     bool isUnix_ = false;
+    bool inherited_ = false;
     std::atomic<bool> stopping_{false};
 };
 
