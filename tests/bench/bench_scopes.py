@@ -77,6 +77,16 @@ def bench_programs(c, n):
     return True
 
 
+def report_journal_loss(c, got, lines):
+    """Where the journal's copy differs, and what journald said about it."""
+    have = set(got)
+    missing = [i for i in range(1, lines + 1) if str(i) not in have]
+    print("journal: %d of %d lines, %d missing (first missing %s, last %s)" %
+          (len(got), lines, len(missing), missing[0] if missing else "-", missing[-1] if missing else "-"))
+    said = c.journal("-u", "systemd-journald.service", "-o", "cat")
+    print("journald said:\n  " + "\n  ".join(said.splitlines()[-15:]))
+
+
 def bench_lines(c, lines):
     conf = ("[scopevisord]\nbackend = systemd\nlog_buffer_lines = %d\nlog_buffer_bytes = 64MB\n\n"
             "[program:chatty]\ncommand = /usr/bin/seq 1 %d\nstartsecs = 0\nautorestart = false\n"
@@ -96,9 +106,12 @@ def bench_lines(c, lines):
     cpu = cpu_seconds(c, "systemd-journald.service") - cpu0
     if not ok:
         print("lines: the last line never reached the journal")
+        report_journal_loss(c, c.journal("SCOPEVISOR_PROGRAM=chatty", "-o", "cat").split(), lines)
         return False
     got = c.journal("SCOPEVISOR_PROGRAM=chatty", "-o", "cat").split()
     journal_ok = got == [str(i) for i in range(1, lines + 1)]
+    if not journal_ok:
+        report_journal_loss(c, got, lines)
     reply = c.run(["busctl", "call", "--json=short", "org.scopevisor1", "/org/scopevisor1",
                    "org.scopevisor1.Manager", "ReadLog", "sstu", "chatty", "stdout", "1", str(lines + 10)],
                   timeout=120).stdout

@@ -95,12 +95,15 @@ def ct(tmp_path_factory):
 
 def test_service_is_notify_with_watchdog(ct):
     p = show(ct, "scopevisord.service", "Type", "ActiveState", "StatusText", "WatchdogUSec",
-             "LogRateLimitIntervalUSec", "FileDescriptorStoreMax", "Restart")
+             "LogRateLimitIntervalUSec", "LogRateLimitBurst", "FileDescriptorStoreMax", "Restart")
     assert p["Type"] == "notify"
     assert p["ActiveState"] == "active"
     assert p["StatusText"], "no STATUS= from the daemon"
     assert p["WatchdogUSec"] == "30s"
-    assert p["LogRateLimitIntervalUSec"] == "0"
+    # journald's rate limit is out of reach (0 would mean "journald's default").
+    assert p["LogRateLimitIntervalUSec"] == "1s" and int(p["LogRateLimitBurst"]) >= 100000000
+    assert ct.run(["readlink", "/run/systemd/units/log-rate-limit-burst:scopevisord.service"]).stdout.strip() \
+        == p["LogRateLimitBurst"]
     assert int(p["FileDescriptorStoreMax"]) > 0
     assert p["Restart"] == "on-failure"
     assert "backend: systemd" in daemon_log(ct)
