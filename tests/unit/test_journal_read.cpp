@@ -141,6 +141,22 @@ TEST(JournalNumbers, AnUnfinishedLineTheBufferDoesNotHaveIsNotNumbered) {
     EXPECT_EQ(j.entries[1].count("SCOPEVISOR_LINE"), 0u);
 }
 
+TEST(JournalNumbers, ALastLineCompletedAtTheExitIsNumbered) {
+    ListJournal j;
+    Daemon d(j, 10);
+    d.out(true, "err\n");
+    d.out(false, "one\ntwo");
+    d.log.flush(false); // the pipe's EOF
+    ProgramInfo exited;
+    exited.namespec = "p";
+    exited.state = ProcessState::Exited;
+    d.sink.programStateChanged(exited, ProcessState::Running);
+    ASSERT_EQ(j.entries.size(), 3u);
+    EXPECT_EQ(j.entries[2]["MESSAGE"], "two");
+    EXPECT_EQ(j.entries[2]["SCOPEVISOR_LINE"], "2");
+    EXPECT_EQ(j.entries[2]["SCOPEVISOR_SEQ"], "3");
+}
+
 TEST(JournalRefill, ANewDaemonContinuesTheNumberingAndHasTheNewestLines) {
     ListJournal j;
     {
