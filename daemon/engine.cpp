@@ -233,6 +233,10 @@ void Engine::activateGroup(const config::GroupConfig& gc) {
             p->setDesired(it->second.desired);
             savedState_.erase(it);
         }
+        // Added or changed by a reload: its numbering goes on (at start-up
+        // refillLogs() does this once the state file has been read).
+        if (begun_ && opts_.journal)
+            refillLog(p->log(), *opts_.journal, p->namespec());
         byNamespec_[p->namespec()] = p.get();
         g->programs.push_back(std::move(p));
     }

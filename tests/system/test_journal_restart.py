@@ -6,6 +6,7 @@ the log buffer answered from the journal, socket activation by an XML-RPC
 client, and the desired state across daemon restarts and a fresh start."""
 
 import json
+import os
 import re
 
 import pytest
@@ -204,3 +205,24 @@ def test_desired_state_survives_restarts_and_a_fresh_start(ct):
     assert p, programs(ct)
     assert programs(ct)["keepstopped"][0] == "STOPPED"
     assert "spawned: 'keepstopped'" not in daemon_log(ct).split("started with pid")[-1]
+
+
+def test_a_changed_program_continues_its_numbering_after_a_reload(ct):
+    """Last: the counter starts again from 1, its line numbers do not."""
+    before = wait_for(lambda: newest_line(ct))
+    with open(os.path.join(ct.config_dir, "scopevisor.conf"), "w") as f:
+        f.write(CONFIG.replace("startsecs = 1", "startsecs = 2"))
+    added, changed, removed = busctl(ct, "Reload")
+    assert changed == ["counter"], (added, changed, removed)
+    assert wait_for(lambda: programs(ct)["counter"][0] == "RUNNING", 60)
+    assert wait_for(lambda: newest_line(ct) >= before + 50, 60)
+    es = counter_entries(ct)
+    numbers = [int(e["SCOPEVISOR_LINE"]) for e in es]
+    assert numbers == list(range(1, len(numbers) + 1)), "numbering restarted or skipped at the reload"
+    # The new run's first line follows the old run's last in the line view.
+    restart = max(i for i, e in enumerate(es) if e["MESSAGE"] == "n 1")
+    at = numbers[restart]
+    assert at > before
+    first, last, lines = read_log(ct, "counter", "stdout", at - 3, 6)
+    assert (first, last) == (at - 3, at + 2)
+    assert lines == [e["MESSAGE"] for e in es[restart - 3:restart + 3]] and lines[3] == "n 1", lines
