@@ -143,11 +143,13 @@ void Engine::refillLogs() {
     // Adopted or not, every program's buffer starts with its newest lines
     // and its numbering goes on; before the loop runs, so no new line comes
     // in between (journal_read.h says why this is synchronous).
+    const uint64_t t0 = loop_.now();
     size_t lines = 0;
     for (auto* p : programsInOrder())
         lines += refillLog(p->log(), *opts_.journal, p->namespec());
     if (lines)
-        log::info("log buffers refilled from the journal: " + std::to_string(lines) + " lines");
+        log::info("log buffers refilled from the journal: " + std::to_string(lines) + " lines in " +
+                  std::to_string((loop_.now() - t0) / 1000) + " ms");
 }
 
 void Engine::setDesired(Program& p, Desired d) {
