@@ -143,13 +143,24 @@ void Engine::refillLogs() {
     // Adopted or not, every program's buffer starts with its newest lines
     // and its numbering goes on; before the loop runs, so no new line comes
     // in between (journal_read.h says why this is synchronous).
+    // Thousands of full buffers could take minutes, and systemd waits for
+    // READY=1 only so long: after kRefillBudgetUs the remaining programs
+    // only continue their numbering (their older lines are still read from
+    // the journal on request).
+    constexpr uint64_t kRefillBudgetUs = 10 * 1000000;
     const uint64_t t0 = loop_.now();
-    size_t lines = 0;
-    for (auto* p : programsInOrder())
-        lines += refillLog(p->log(), *opts_.journal, p->namespec());
+    size_t lines = 0, numberedOnly = 0;
+    for (auto* p : programsInOrder()) {
+        const bool inBudget = loop_.now() - t0 < kRefillBudgetUs;
+        lines += refillLog(p->log(), *opts_.journal, p->namespec(), inBudget ? SIZE_MAX : 1);
+        numberedOnly += !inBudget;
+    }
     if (lines)
         log::info("log buffers refilled from the journal: " + std::to_string(lines) + " lines in " +
-                  std::to_string((loop_.now() - t0) / 1000) + " ms");
+                  std::to_string((loop_.now() - t0) / 1000) + " ms" +
+                  (numberedOnly ? "; " + std::to_string(numberedOnly) +
+                                      " programs only continue their numbering (time budget spent)"
+                                : ""));
 }
 
 void Engine::setDesired(Program& p, Desired d) {

@@ -184,9 +184,10 @@ std::unique_ptr<JournalSource> openJournal() {
     return std::make_unique<SdJournal>(j);
 }
 
-size_t refillLog(ProgramLog& log, JournalSource& journal, const std::string& namespec) {
+size_t refillLog(ProgramLog& log, JournalSource& journal, const std::string& namespec, size_t maxLines) {
     LogBuffer* bufs[2] = {&log.stdoutBuf(), &log.stderrBuf()};
-    const uint64_t want = std::min<uint64_t>(bufs[0]->maxLines() + bufs[1]->maxLines(), 10 * kMaxJournalLines);
+    const uint64_t want = std::max<uint64_t>(
+        std::min<uint64_t>({bufs[0]->maxLines() + bufs[1]->maxLines(), 10 * kMaxJournalLines, maxLines}), 1);
     std::vector<JournalLine> t = journal.tail(namespec, Stream::All, size_t(want));
     if (t.empty())
         return 0;

@@ -23,6 +23,7 @@
 // file and the journal were both lost) is found in its newest run.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,8 +67,9 @@ constexpr size_t kMaxJournalLines = 10000;
 // buffers hold, and continue the numbering after the journal's newest line
 // when that is newer than the state file's. Byte offsets go on from the
 // state file's, plus the lines the state file did not count yet (each line
-// counted with its '\n'). Returns the number of lines refilled.
-size_t refillLog(ProgramLog& log, JournalSource& journal, const std::string& namespec);
+// counted with its '\n'). At most `maxLines` lines are read (at least one,
+// for the numbering). Returns the number of lines refilled.
+size_t refillLog(ProgramLog& log, JournalSource& journal, const std::string& namespec, size_t maxLines = SIZE_MAX);
 
 // Engine::readLog: the line view of `s`, from the buffer, and from the
 // journal (when there is one) for lines older than the buffer. first 0:

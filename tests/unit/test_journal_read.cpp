@@ -181,6 +181,20 @@ TEST(JournalRefill, ANewDaemonContinuesTheNumberingAndHasTheNewestLines) {
     EXPECT_EQ(all.lines, (std::vector<std::string>{"line 7", "line 8"}));
 }
 
+TEST(JournalRefill, ABudgetOfOneLineStillContinuesTheNumbering) {
+    ListJournal j;
+    {
+        Daemon old(j, 100);
+        old.out(false, "a\nb\nc\n");
+        old.out(true, "x\n");
+    }
+    Daemon d(j, 100);
+    EXPECT_EQ(refillLog(d.log, j, "p", 0), 1u);
+    EXPECT_EQ(d.log.stdoutBuf().nextLine(), 4u);
+    EXPECT_EQ(d.log.stderrBuf().lines(1, 10), std::vector<std::string>{"x"});
+    EXPECT_EQ(d.log.nextSeq(), 5u);
+}
+
 TEST(JournalRefill, ByteOffsetsGoOnFromTheStateFile) {
     ListJournal j;
     Daemon old(j, 100);
