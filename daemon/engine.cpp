@@ -90,6 +90,7 @@ void Engine::begin() {
     if (!opts_.configPath.empty() && stateFile_.empty())
         stateFile_ = stateFilePath(stateDirectory(cfg().daemon.stateDir), opts_.configPath);
     adoptPrograms();
+    refillLogs();
     // At start-up every autostart program is spawned at once, priority only
     // ordering them (supervisord §3.5), a batch per loop turn.
     std::vector<std::string> names;
@@ -134,6 +135,32 @@ void Engine::adoptPrograms() {
     };
     refreshTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
     saveState();
+}
+
+void Engine::refillLogs() {
+    if (!opts_.journal)
+        return;
+    // Adopted or not, every program's buffer starts with its newest lines
+    // and its numbering goes on; before the loop runs, so no new line comes
+    // in between (journal_read.h says why this is synchronous).
+    // Thousands of full buffers could take minutes, and systemd waits for
+    // READY=1 only so long: after kRefillBudgetUs the remaining programs
+    // only continue their numbering (their older lines are still read from
+    // the journal on request).
+    constexpr uint64_t kRefillBudgetUs = 10 * 1000000;
+    const uint64_t t0 = loop_.now();
+    size_t lines = 0, numberedOnly = 0;
+    for (auto* p : programsInOrder()) {
+        const bool inBudget = loop_.now() - t0 < kRefillBudgetUs;
+        lines += refillLog(p->log(), *opts_.journal, p->namespec(), inBudget ? SIZE_MAX : 1);
+        numberedOnly += !inBudget;
+    }
+    if (lines)
+        log::info("log buffers refilled from the journal: " + std::to_string(lines) + " lines in " +
+                  std::to_string((loop_.now() - t0) / 1000) + " ms" +
+                  (numberedOnly ? "; " + std::to_string(numberedOnly) +
+                                      " programs only continue their numbering (time budget spent)"
+                                : ""));
 }
 
 void Engine::setDesired(Program& p, Desired d) {
@@ -219,6 +246,10 @@ void Engine::activateGroup(const config::GroupConfig& gc) {
             p->setDesired(it->second.desired);
             savedState_.erase(it);
         }
+        // Added or changed by a reload: its numbering goes on (at start-up
+        // refillLogs() does this once the state file has been read).
+        if (begun_ && opts_.journal)
+            refillLog(p->log(), *opts_.journal, p->namespec());
         byNamespec_[p->namespec()] = p.get();
         g->programs.push_back(std::move(p));
     }
@@ -668,37 +699,7 @@ void Engine::readLog(std::string namespec, Stream s, uint64_t firstLine, uint32_
         auto r = resolve(namespec);
         if (!r)
             return done(r.error());
-        const ProgramLog& log = r.value()->log();
-        LogLines out;
-        if (s == Stream::All) {
-            out.oldestAvailable = log.firstSeq();
-            out.newestAvailable = log.lastSeq();
-        } else {
-            const LogBuffer& b = s == Stream::Stderr ? log.stderrBuf() : log.stdoutBuf();
-            out.oldestAvailable = b.firstLine();
-            out.newestAvailable = b.lastLine();
-        }
-        if (out.newestAvailable == 0)
-            return done(out);
-        const uint64_t count = maxLines == 0 ? out.newestAvailable - out.oldestAvailable + 1 : maxLines;
-        uint64_t first = firstLine;
-        if (first == 0) // the newest `count` lines
-            first = out.newestAvailable >= count ? out.newestAvailable - count + 1 : 1;
-        first = std::max(first, out.oldestAvailable);
-        if (first > out.newestAvailable)
-            return done(out);
-        if (s == Stream::All) {
-            auto a = log.allLines(first, size_t(count));
-            out.first = a.first;
-            out.last = a.last;
-            out.lines = std::move(a.lines);
-        } else {
-            const LogBuffer& b = s == Stream::Stderr ? log.stderrBuf() : log.stdoutBuf();
-            out.lines = b.lines(first, size_t(count));
-            out.first = out.lines.empty() ? 0 : first;
-            out.last = out.lines.empty() ? 0 : first + out.lines.size() - 1;
-        }
-        done(std::move(out));
+        done(readLines(r.value()->log(), opts_.journal, namespec, s, firstLine, maxLines));
     });
 }
 

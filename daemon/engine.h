@@ -17,6 +17,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "journal_read.h"
 #include "log_buffer.h"
 #include "log_file.h"
 #include "loop.h"
@@ -35,6 +36,8 @@ struct EngineOptions {
     // Reads the configuration for reload (default: config::load). The daemon
     // adds the programs that adapters import from legacy files here.
     std::function<config::Config(const std::string& path, const config::LoadContext&)> load;
+    // Where program lines are read back from (journal_read.h); none: the buffers only.
+    JournalSource* journal = nullptr;
 };
 
 class Engine final : public Control, private ProgramHost {
@@ -157,6 +160,7 @@ private:
     void scheduleSave();
     void saveState();
     void adoptPrograms();
+    void refillLogs();
     void cleanupAutoLogs();
     std::string autoLogPath(const config::ProcessConfig& p, const char* channel);
 

@@ -102,22 +102,43 @@ void JournalSink::programOutput(const std::string& namespec, Stream s, std::stri
         joined.append(data);
         rest = joined;
     }
+    lines_.clear();
     while (!rest.empty()) {
         const size_t window = std::min(rest.size(), LogBuffer::kMaxLineBytes + 1);
         const void* nl = std::memchr(rest.data(), '\n', window);
         if (nl) {
             const size_t len = static_cast<const char*>(nl) - rest.data();
-            send(namespec, p, isStderr, rest.substr(0, len));
+            lines_.push_back(rest.substr(0, len));
             rest.remove_prefix(len + 1);
         } else if (window == LogBuffer::kMaxLineBytes + 1) {
             const size_t cut = splitPoint(rest);
-            send(namespec, p, isStderr, rest.substr(0, cut));
+            lines_.push_back(rest.substr(0, cut));
             rest.remove_prefix(cut);
         } else {
             break;
         }
     }
+    // The buffer took the same bytes just before: its newest lines are these.
+    const LogBuffer* b = buffer(namespec, isStderr);
+    const uint64_t k = lines_.size();
+    for (uint64_t i = 0; i < k; ++i) {
+        Numbers no;
+        if (b && b->nextLine() > k) {
+            no.line = b->nextLine() - k + i;
+            no.seq = b->seqOf(no.line);
+            if (no.seq == 0) // not held (a buffer of zero lines): seqs are consecutive
+                no.seq = logs_(namespec)->nextSeq() - k + i;
+        }
+        send(namespec, p, isStderr, lines_[i], no);
+    }
     buf.assign(rest.data(), rest.size());
+}
+
+const LogBuffer* JournalSink::buffer(const std::string& namespec, bool isStderr) const {
+    const ProgramLog* log = logs_ ? logs_(namespec) : nullptr;
+    if (!log)
+        return nullptr;
+    return isStderr ? &log->stderrBuf() : &log->stdoutBuf();
 }
 
 void JournalSink::flush(const std::string& namespec, Prog& p) {
@@ -126,11 +147,17 @@ void JournalSink::flush(const std::string& namespec, Prog& p) {
             continue;
         std::string line = std::move(p.partial[i]);
         p.partial[i].clear();
-        send(namespec, p, i == 1, line);
+        // Numbered only if the buffer completed the same line (at the pipe's EOF).
+        Numbers no;
+        const LogBuffer* b = buffer(namespec, i == 1);
+        if (b && b->lastLine() != 0 && b->line(b->lastLine()) == line)
+            no = {b->lastLine(), b->seqOf(b->lastLine())};
+        send(namespec, p, i == 1, line, no);
     }
 }
 
-void JournalSink::send(const std::string& namespec, const Prog& p, bool isStderr, std::string_view line) {
+void JournalSink::send(const std::string& namespec, const Prog& p, bool isStderr, std::string_view line,
+                       Numbers no) {
     // Field texts are built once per line; sd_journal_sendv copies nothing
     // it does not have to, and switches to a memfd for huge entries.
     static const std::string_view kMessage = "MESSAGE=";
@@ -141,8 +168,8 @@ void JournalSink::send(const std::string& namespec, const Prog& p, bool isStderr
     const std::string program = "SCOPEVISOR_PROGRAM=" + namespec;
     const char* stream = isStderr ? "SCOPEVISOR_STREAM=stderr" : "SCOPEVISOR_STREAM=stdout";
     const char* priority = isStderr ? "PRIORITY=3" : "PRIORITY=6";
-    std::string pid, unit;
-    struct iovec iov[7];
+    std::string pid, unit, lineNo, seqNo;
+    struct iovec iov[9];
     int n = 0;
     auto add = [&](const char* s, size_t len) { iov[n++] = {const_cast<char*>(s), len}; };
     add(msg.data(), msg.size());
@@ -157,6 +184,12 @@ void JournalSink::send(const std::string& namespec, const Prog& p, bool isStderr
     if (!p.unit.empty()) {
         unit = "OBJECT_SYSTEMD_UNIT=" + p.unit;
         add(unit.data(), unit.size());
+    }
+    if (no.line > 0 && no.seq > 0) {
+        lineNo = "SCOPEVISOR_LINE=" + std::to_string(no.line);
+        seqNo = "SCOPEVISOR_SEQ=" + std::to_string(no.seq);
+        add(lineNo.data(), lineNo.size());
+        add(seqNo.data(), seqNo.size());
     }
     int r;
     do {

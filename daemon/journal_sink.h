@@ -9,6 +9,16 @@
 //   SCOPEVISOR_STREAM=stdout|stderr
 //   OBJECT_PID=<pid of the main process>
 //   OBJECT_SYSTEMD_UNIT=<scope>   systemd backend only
+//   SCOPEVISOR_LINE=<n>           the line's number in its stream (LogBuffer)
+//   SCOPEVISOR_SEQ=<n>            its number in the merged "all" view
+//
+// The two numbers are those the program's log buffer gave the line, so a
+// new daemon continues the numbering from the journal and answers reads
+// older than its buffer from it (journal_read.h). They are read from the
+// buffer (setLogs) right after it took the same bytes: the sink splits
+// lines exactly as the buffer does, so the lines completed by one chunk
+// are the buffer's newest. A line the buffer does not have (a partial line
+// that only the sink completes) carries no numbers rather than a wrong one.
 //
 // `journalctl -u <scope>` matches OBJECT_SYSTEMD_UNIT=<scope> in entries
 // whose sender is root (_UID=0). journald fills OBJECT_SYSTEMD_UNIT in from
@@ -35,6 +45,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -43,14 +54,23 @@
 
 namespace scopevisor {
 
+class LogBuffer;
+class ProgramLog;
+
 class JournalSink : public Listener {
 public:
+    // The log buffer of a program, to number its lines; nullptr if unknown.
+    using Logs = std::function<const ProgramLog*(const std::string& namespec)>;
+
     // Sends one entry; returns 0 or a negative errno (sd_journal_sendv's
     // contract). Tests replace it.
     using Sender = std::function<int(const struct iovec* iov, int n)>;
 
     JournalSink(); // sd_journal_sendv
     explicit JournalSink(Sender sender);
+
+    // Without it (tests of the splitting) lines carry no numbers.
+    void setLogs(Logs logs) { logs_ = std::move(logs); }
 
     // The pid (and scope) whose output follows; also learnt from state
     // changes, but those come only once the program is RUNNING.
@@ -75,10 +95,16 @@ private:
         std::string partial[2]; // stdout, stderr
     };
     Prog& prog(const std::string& namespec);
-    void send(const std::string& namespec, const Prog& p, bool isStderr, std::string_view line);
+    struct Numbers {
+        uint64_t line = 0, seq = 0; // 0: not numbered
+    };
+    void send(const std::string& namespec, const Prog& p, bool isStderr, std::string_view line, Numbers no);
     void flush(const std::string& namespec, Prog& p);
+    const LogBuffer* buffer(const std::string& namespec, bool isStderr) const;
 
     Sender sender_;
+    Logs logs_;
+    std::vector<std::string_view> lines_; // of one programOutput call, reused
     std::unordered_map<std::string, Prog> progs_;
     uint64_t sent_ = 0;
     uint64_t failed_ = 0;

@@ -26,6 +26,7 @@
 #include "direct_backend.h"
 #include "engine.h"
 #include "frontend.h"
+#include "journal_read.h"
 #include "journal_sink.h"
 #include "logging.h"
 #include "sd_event_loop.h"
@@ -222,9 +223,11 @@ int main(int argc, char** argv) {
     // Program output goes to the journal too, when there is one; the sink
     // learns each program's pid and scope from the backend at spawn time.
     std::unique_ptr<JournalSink> journal;
+    std::unique_ptr<JournalSource> journalReader; // the lines back, after a restart
     if (JournalSink::available()) {
         journal = std::make_unique<JournalSink>();
         backend = withJournalPids(std::move(backend), *journal);
+        journalReader = openJournal();
     }
 
     // Adapters: load the modules the configuration enables, and add the
@@ -243,6 +246,7 @@ int main(int argc, char** argv) {
     eo.loadContext = ctx;
     eo.version = SCOPEVISOR_VERSION;
     eo.serverUrl = serverUrl(cfg);
+    eo.journal = journalReader.get();
     eo.load = [&adapters](const std::string& path, const config::LoadContext& c) {
         config::Config next = config::load(path, c);
         std::string err;
@@ -251,8 +255,13 @@ int main(int argc, char** argv) {
         return next;
     };
     Engine engine(loop, *backend, std::move(cfg), eo);
-    if (journal)
+    if (journal) {
         engine.addListener(journal.get());
+        journal->setLogs([&engine](const std::string& namespec) -> const ProgramLog* {
+            const Program* p = engine.findProgram(namespec);
+            return p ? &p->log() : nullptr;
+        });
+    }
 
     // The D-Bus API: the system bus as root, the session bus with --user or
     // for another user. Without a bus the daemon serves its adapters only.

@@ -274,21 +274,26 @@ bool sameWord(const std::string& a, std::string_view b) {
            });
 }
 
+// A socket systemd passed is never shut down (see shutdownServer), so the
+// accept loop polls it more often to notice a stop soon.
+constexpr int kInheritedPollMs = 100;
+
 } // namespace
 
 HttpServer::HttpServer(ServerLimits limits) : limits_(limits) {}
 
 HttpServer::~HttpServer() { shutdownServer(); }
 
-bool HttpServer::serve(int listenFd, bool isUnix) {
+bool HttpServer::serve(int listenFd, bool isUnix, bool inherited) {
     isUnix_ = isUnix;
+    inherited_ = inherited;
     listenFd_ = listenFd;
     running_ = true;
     GrowingPool pool(limits_.maxThreads);
     while (!stopping_.load()) {
         // Wake up now and then to notice a stop.
         short rev = 0;
-        const int r = pollOne(listenFd, POLLIN, 500, &rev);
+        const int r = pollOne(listenFd, POLLIN, inherited ? kInheritedPollMs : 500, &rev);
         if (r < 0)
             break; // the socket is unusable: serving is over
         if (r == 0)
@@ -303,15 +308,17 @@ bool HttpServer::serve(int listenFd, bool isUnix) {
     }
     pool.shutdown();
     listenFd_ = -1;
-    ::close(listenFd);
+    ::close(listenFd); // for an inherited socket only our copy: systemd keeps its own
     running_ = false;
     return true;
 }
 
 void HttpServer::shutdownServer() {
     stopping_ = true;
-    // A listening socket shut down wakes the accept loop at once.
-    if (int fd = listenFd_.load(); fd >= 0)
+    // A listening socket shut down wakes the accept loop at once. Not one
+    // systemd passed: that would break it for systemd, which listens on it
+    // again for the next daemon ("Got POLLHUP on a listening socket").
+    if (int fd = listenFd_.load(); fd >= 0 && !inherited_)
         ::shutdown(fd, SHUT_RDWR);
 }
 

@@ -161,8 +161,10 @@ public:
     void setPostRouting(Handler h) { postRouting_ = std::move(h); }
 
     // Serve an already listening socket until shutdownServer() (blocks);
-    // the socket is closed when it returns.
-    bool serve(int listenFd, bool isUnix);
+    // the socket is closed when it returns. A socket systemd passed
+    // (`inherited`) is never shut down: shutdownServer() only lets go of it,
+    // and the accept loop notices within kInheritedPollMs.
+    bool serve(int listenFd, bool isUnix, bool inherited = false);
     bool is_running() const { return running_.load(); }
     // Serve the requests of one connection (blocks until it ends).
     void serveConnection(ConnStream& stream, Connection& conn);
@@ -187,6 +189,7 @@ private:
     std::function<Routed(const http::Request&, http::Response&)> preRouting_;
     Handler post_, error_, exception_, postRouting_;
     bool isUnix_ = false;
+    std::atomic<bool> inherited_{false};
     std::atomic<bool> stopping_{false};
     std::atomic<bool> running_{false};
     std::atomic<int> listenFd_{-1};

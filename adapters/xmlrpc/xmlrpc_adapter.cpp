@@ -41,6 +41,7 @@ public:
             int fd = host_.takeListenFd(e.ep.isUnix ? "xmlrpc-unix" : "xmlrpc-inet");
             if (fd < 0)
                 fd = host_.takeListenFd(e.ep.isUnix ? "xmlrpc" : "xmlrpc-tcp");
+            const bool inherited = fd >= 0;
             if (fd >= 0) {
                 host_.log(LogLevel::Info, std::string("serving [") + (e.ep.isUnix ? "unix" : "inet") +
                                               "_http_server] on the socket passed by systemd");
@@ -58,7 +59,7 @@ public:
             service_.install(*run->server, e.ep);
             HttpServer* srv = run->server.get();
             const bool isUnix = e.ep.isUnix;
-            run->thread = std::thread([srv, fd, isUnix] { srv->serve(fd, isUnix); });
+            run->thread = std::thread([srv, fd, isUnix, inherited] { srv->serve(fd, isUnix, inherited); });
             // stop() only works on a running server: wait for it to run.
             for (int i = 0; i < 1000 && !srv->is_running(); ++i)
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));

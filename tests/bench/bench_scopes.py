@@ -25,16 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "system"))
-
-
-def wait_for(pred, timeout, step=0.2):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
+from container import wait_for  # noqa: E402
 
 
 def journal_json(c, *args):
@@ -83,7 +74,26 @@ def bench_programs(c, n):
     elapsed = (sorted(running)[n - 1] - t0) / 1e6
     print("programs: %d to RUNNING in scopes in %.2f s (%.1f ms each, %s scopes active)" %
           (n, elapsed, elapsed * 1000 / n, scopes))
-    return True
+    # A daemon restart: adopting every program and refilling every buffer
+    # from the journal happen before READY=1, which `systemctl restart` waits for.
+    t = time.monotonic()
+    c.run(["systemctl", "restart", "scopevisord.service"], timeout=300)
+    restart = time.monotonic() - t
+    log = c.run(["journalctl", "-q", "--no-pager", "-u", "scopevisord.service", "-o", "cat"], timeout=120).stdout
+    adopted = log.split("started with pid")[-1].count("adopted: ")
+    print("restart: %.2f s for `systemctl restart` with %d programs (%d adopted, buffers refilled from the "
+          "journal)" % (restart, n, adopted))
+    return adopted == n
+
+
+def report_journal_loss(c, got, lines):
+    """Where the journal's copy differs, and what journald said about it."""
+    have = set(got)
+    missing = [i for i in range(1, lines + 1) if str(i) not in have]
+    print("journal: %d of %d lines, %d missing (first missing %s, last %s)" %
+          (len(got), lines, len(missing), missing[0] if missing else "-", missing[-1] if missing else "-"))
+    said = c.journal("-u", "systemd-journald.service", "-o", "cat")
+    print("journald said:\n  " + "\n  ".join(said.splitlines()[-15:]))
 
 
 def bench_lines(c, lines):
@@ -105,9 +115,12 @@ def bench_lines(c, lines):
     cpu = cpu_seconds(c, "systemd-journald.service") - cpu0
     if not ok:
         print("lines: the last line never reached the journal")
+        report_journal_loss(c, c.journal("SCOPEVISOR_PROGRAM=chatty", "-o", "cat").split(), lines)
         return False
     got = c.journal("SCOPEVISOR_PROGRAM=chatty", "-o", "cat").split()
     journal_ok = got == [str(i) for i in range(1, lines + 1)]
+    if not journal_ok:
+        report_journal_loss(c, got, lines)
     reply = c.run(["busctl", "call", "--json=short", "org.scopevisor1", "/org/scopevisor1",
                    "org.scopevisor1.Manager", "ReadLog", "sstu", "chatty", "stdout", "1", str(lines + 10)],
                   timeout=120).stdout
@@ -117,7 +130,25 @@ def bench_lines(c, lines):
           "wall time); loss: journal %s, buffer %s" %
           (lines, elapsed, lines / elapsed, cpu, 100 * cpu / elapsed, "none" if journal_ok else "LOST",
            "none" if buffer_ok else "LOST"))
-    return journal_ok and buffer_ok
+    # A new daemon refills the buffer from the journal and goes on numbering.
+    # It starts chatty again (started by hand: its desired state), whose
+    # second run's lines follow the first run's, refilled ones.
+    c.run(["systemctl", "restart", "scopevisord.service"], timeout=300)
+    log = c.run(["journalctl", "-q", "--no-pager", "-u", "scopevisord.service", "-o", "cat"], timeout=120).stdout
+    refill = [line for line in log.split("started with pid")[-1].splitlines() if "refilled" in line]
+
+    def read(first, n):
+        reply = c.run(["busctl", "call", "--json=short", "org.scopevisor1", "/org/scopevisor1",
+                       "org.scopevisor1.Manager", "ReadLog", "sstu", "chatty", "stdout", str(first), str(n)],
+                      timeout=120).stdout
+        return json.loads(reply)["data"]
+
+    wait_for(lambda: read(0, 1)[1] >= 2 * lines, timeout=600, step=0.5)
+    data = read(lines - 2, 6)
+    refill_ok = data[0] == lines - 2 and data[2] == [str(lines - 2), str(lines - 1), str(lines), "1", "2", "3"]
+    print("refill: %s; numbering across the restart: %s" % (refill[0] if refill else "no refill logged",
+                                                            "continued" if refill_ok else "BROKEN %s" % data))
+    return journal_ok and buffer_ok and refill_ok
 
 
 def main():

@@ -78,6 +78,28 @@ class ContainerError(RuntimeError):
     pass
 
 
+def with_config(tmp_path_factory, config):
+    """A Container (not started) whose /etc/scopevisor/scopevisor.conf is
+    `config`, for the project built in $SCOPEVISOR_BUILD_DIR, with only the
+    host's other daemons masked: the project's units come up as presets say."""
+    conf = tmp_path_factory.mktemp("conf")
+    (conf / "scopevisor.conf").write_text(config)
+    os.chmod(conf, 0o755)
+    return Container(config_dir=str(conf), build_dir=os.environ.get("SCOPEVISOR_BUILD_DIR", "build"),
+                     mask=["supervisor.service", "nats-server.service"])
+
+
+def wait_for(pred, timeout=20.0, step=0.1):
+    """The first true value of pred() within timeout seconds, else its last."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
 def _raise_on_sigterm(signum, _frame):
     raise SystemExit(128 + signum)
 
@@ -377,6 +399,17 @@ class Container:
     def journal(self, *args):
         """journalctl inside with `args`; its output."""
         return self.run(["journalctl", "--no-pager", "-q"] + list(args), timeout=120).stdout
+
+    def daemon_log(self):
+        return self.journal("-u", "scopevisord.service", "-o", "cat")
+
+    def start_daemon(self):
+        """Start scopevisord.service (first-boot presets may have already)
+        and wait until it is active."""
+        self.run(["systemctl", "start", "scopevisord.service"], timeout=60)
+        active = wait_for(lambda: self.run(["systemctl", "is-active", "scopevisord.service"], check=False)
+                          .stdout.strip() == "active")
+        assert active, self.daemon_log()
 
     def boot_log(self):
         if not self._log:

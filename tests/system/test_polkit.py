@@ -6,11 +6,10 @@ rules (roles of the scopevisor-* groups), a per-program rule and the
 absence of polkitd decide."""
 
 import os
-import time
 
 import pytest
 
-from container import Container
+from container import Container, wait_for
 
 BUILD_DIR = os.environ.get("SCOPEVISOR_BUILD_DIR", "build")
 
@@ -45,16 +44,6 @@ polkit.addRule(function(action, subject) {
         return polkit.Result.YES;
 });
 """
-
-
-def wait_for(pred, timeout=20.0, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "journal_capture.h"
 #include "journal_sink.h"
 #include "log_buffer.h"
 
@@ -15,25 +16,12 @@ using namespace scopevisor;
 
 namespace {
 
-using Entry = std::map<std::string, std::string>;
+using Entry = JournalEntry;
 
 struct Capture {
     std::vector<Entry> entries;
     int fail = 0; // errno to return
-    JournalSink::Sender sender() {
-        return [this](const struct iovec* iov, int n) {
-            if (fail)
-                return -fail;
-            Entry e;
-            for (int i = 0; i < n; ++i) {
-                std::string f(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-                auto eq = f.find('=');
-                e[f.substr(0, eq)] = f.substr(eq + 1);
-            }
-            entries.push_back(std::move(e));
-            return 0;
-        };
-    }
+    JournalSink::Sender sender() { return captureInto(entries, &fail); }
 };
 
 ProgramInfo info(const std::string& namespec, const std::string& name, ProcessState st, pid_t pid,
