@@ -305,6 +305,13 @@ void Engine::stateChanged(Program& p, ProcessState old) {
     each([&](Listener* l) { l->programStateChanged(info, old); });
 }
 
+void Engine::spawned(Program& p) {
+    if (listeners_.empty())
+        return;
+    auto info = p.info();
+    each([&](Listener* l) { l->programSpawned(info); });
+}
+
 void Engine::output(Program& p, bool isStderr, std::string_view data) {
     outputSinceSave_ = true;
     if (listeners_.empty())
