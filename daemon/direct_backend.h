@@ -31,13 +31,13 @@ public:
 
     const char* name() const override { return "direct"; }
 
-    // Forks and returns at once; `done` runs on the loop when the child has
-    // exec'd (EOF on its close-on-exec error pipe) or failed. Waiting for
-    // each exec in turn would serialise a thousand spawns behind each
-    // other's fork and fd cleanup. A failure before the program runs (bad
-    // user, directory, executable) is an Error with code SpawnFailed naming
-    // the cause; that child has been reaped and its pipes closed. A parent
-    // side failure (fork) is reported before spawn() returns.
+    // Spawns and returns once the child has exec'd or failed (forkChild
+    // without hold waits that long, no more); `done` runs on the loop when
+    // the error pipe says which (EOF on its close-on-exec end). A failure
+    // before the program runs (bad user, directory, executable) is an Error
+    // with code SpawnFailed naming the cause; that child has been reaped and
+    // its pipes closed. A parent side failure (fork) is reported before
+    // spawn() returns.
     //
     // `exited` is called while the main process is still a zombie and it is
     // reaped right after `exited` returns: a cleanup() called from `exited`

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <poll.h>
+
 #include <systemd/sd-bus.h>
 
 #include "manager_object.h"
@@ -43,8 +45,15 @@ Service::Service(sd_event* ev, Control& control, std::unique_ptr<sdbus::IConnect
     : ev_(ev), control_(control), opts_(std::move(opts)), conn_(std::move(conn)) {
     auth_ = std::make_unique<Authorizer>(*conn_, !opts_.sessionBus);
     manager_ = std::make_unique<ManagerObject>(*this);
-    signals_ = std::make_unique<SignalQueue>(ev);
+    signals_ = std::make_unique<SignalQueue>(ev, [this] {
+        try {
+            return (conn_->getEventLoopPollData().events & POLLOUT) != 0;
+        } catch (const sdbus::Error&) {
+            return false; // BusLoop reports the failure
+        }
+    });
     busLoop_ = std::make_unique<BusLoop>(ev, *conn_, [this](const std::string& why) { lost(why); });
+    busLoop_->setOnPrepare([this] { signals_->resume(); });
 }
 
 Service::~Service() {
