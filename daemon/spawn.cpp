@@ -462,8 +462,7 @@ int childMain(void* plan) { runChild(*static_cast<const ChildPlan*>(plan)); }
 // else) and kept open on /dev/null, where the daemon puts the child's ends
 // of its pipes for the time of a spawnShared: the child then needs only the
 // fds below them and gets a table of just those (runChild). Taken once, by
-// a static initializer; the loop thread, the only one that spawns, is the
-// only user.
+// a static initializer; used by the one thread that spawns.
 class ChildSlots {
 public:
     enum { In, Out, Err, Error, Count };
@@ -503,8 +502,8 @@ private:
 ChildSlots childSlots;
 
 // The stack of a child made by spawnShared, reused: one child at a time
-// runs on it (the loop thread is suspended until that child execs or
-// exits) and only the loop thread spawns. A guard page below it turns an
+// runs on it (the spawning thread is suspended until that child execs or
+// exits) and only one thread spawns (the direct backend's spawner). A guard page below it turns an
 // overflow into a crash of the child instead of a write into the daemon.
 constexpr size_t kChildStack = 256 << 10;
 char* childStackTop() {
