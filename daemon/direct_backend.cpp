@@ -5,6 +5,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -47,6 +48,13 @@ void closeFd(int fd) {
 DirectBackend::DirectBackend(Loop& loop) : loop_(loop) {}
 
 DirectBackend::~DirectBackend() {
+    {
+        std::lock_guard lock(jobsMutex_);
+        stopping_ = true;
+    }
+    jobsCv_.notify_all();
+    if (spawner_.joinable())
+        spawner_.join(); // at most one spawn in progress
     // Programs keep running; only our bookkeeping goes.
     for (auto& [pid, p] : pending_) {
         p.source.reset();
@@ -60,7 +68,65 @@ DirectBackend::~DirectBackend() {
 }
 
 void DirectBackend::spawn(const SpawnSpec& spec, SpawnDone done, ExitFn exited) {
-    auto forked = forkChild(spec, /*hold=*/false);
+    auto job = std::make_unique<Job>();
+    job->id = ++lastJob_;
+    job->spec = spec;
+    if (spec.cfg) {
+        job->label.name = spec.cfg->name;
+        job->spec.cfg = &job->label;
+    }
+    const uint64_t id = job->id;
+    requests_.emplace(id, Request{std::move(done), std::move(exited)});
+    if (!spawner_.joinable()) {
+        try {
+            spawner_ = std::thread([this] { spawnerMain(); });
+        } catch (const std::system_error&) {
+            // No thread to be had: make the child here, as it waits.
+            onForked(id, forkChild(job->spec, /*hold=*/false));
+            return;
+        }
+    }
+    {
+        std::lock_guard lock(jobsMutex_);
+        jobs_.push_back(std::move(job));
+    }
+    jobsCv_.notify_one();
+}
+
+void DirectBackend::spawnerMain() {
+    for (;;) {
+        std::unique_ptr<Job> job;
+        {
+            std::unique_lock lock(jobsMutex_);
+            jobsCv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            if (stopping_)
+                return;
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+        }
+        auto forked = std::make_shared<Result<Forked>>(forkChild(job->spec, /*hold=*/false));
+        // The loop destroys the backend, on its own thread, after joining
+        // this one: a result that arrives later finds `alive` expired.
+        std::weak_ptr<bool> alive = alive_;
+        loop_.post([this, alive, id = job->id, forked] {
+            if (alive.lock())
+                return onForked(id, std::move(*forked));
+            if (*forked) {
+                const Forked& f = forked->value();
+                for (int fd : {f.child.pidfd, f.child.stdinFd, f.child.stdoutFd, f.child.stderrFd, f.errorFd})
+                    closeFd(fd);
+            }
+        });
+    }
+}
+
+void DirectBackend::onForked(uint64_t id, Result<Forked> forked) {
+    auto it = requests_.find(id);
+    if (it == requests_.end())
+        return;
+    SpawnDone done = std::move(it->second.done);
+    ExitFn exited = std::move(it->second.exited);
+    requests_.erase(it);
     if (!forked) {
         done(forked.error());
         return;

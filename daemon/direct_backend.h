@@ -15,10 +15,16 @@
 // daemon needs no SIGCHLD handler and never reaps a child it does not own.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "backend.h"
 #include "loop.h"
+#include "spawn.h"
 
 namespace scopevisor {
 
@@ -31,13 +37,16 @@ public:
 
     const char* name() const override { return "direct"; }
 
-    // Forks and returns at once; `done` runs on the loop when the child has
-    // exec'd (EOF on its close-on-exec error pipe) or failed. Waiting for
-    // each exec in turn would serialise a thousand spawns behind each
-    // other's fork and fd cleanup. A failure before the program runs (bad
-    // user, directory, executable) is an Error with code SpawnFailed naming
-    // the cause; that child has been reaped and its pipes closed. A parent
-    // side failure (fork) is reported before spawn() returns.
+    // Hands the spec to the spawner thread and returns at once; `done` runs
+    // on the loop when the child has exec'd (EOF on its close-on-exec error
+    // pipe) or failed. The spawner thread makes the children one after the
+    // other (forkChild waits for each exec) and only that: it touches no
+    // program state, and what it made comes back through the loop. So the
+    // loop never waits for a child to be scheduled and to exec, which on a
+    // busy machine takes milliseconds. A failure before the program runs
+    // (bad user, directory, executable, no fork) is an Error with code
+    // SpawnFailed naming the cause; that child has been reaped and its pipes
+    // closed.
     //
     // `exited` is called while the main process is still a zombie and it is
     // reaped right after `exited` returns: a cleanup() called from `exited`
@@ -56,6 +65,29 @@ public:
     Status adopt(const std::string& namespec, const Child& c, ExitFn exited) override;
 
 private:
+    // What the spawner thread works on. `label` gives forkChild the
+    // program's name for its messages (spec.cfg points to it): the
+    // program's own configuration may be gone by the time the job runs.
+    struct Job {
+        uint64_t id = 0;
+        SpawnSpec spec;
+        config::ProcessConfig label;
+    };
+    struct Request { // on the loop, until the job is done
+        SpawnDone done;
+        ExitFn exited;
+    };
+    void spawnerMain();
+    void onForked(uint64_t id, Result<Forked> r);
+    std::unordered_map<uint64_t, Request> requests_;
+    uint64_t lastJob_ = 0;
+    std::mutex jobsMutex_;
+    std::condition_variable jobsCv_;
+    std::deque<std::unique_ptr<Job>> jobs_; // guarded by jobsMutex_
+    bool stopping_ = false;                 // guarded by jobsMutex_
+    std::thread spawner_;                   // started by the first spawn()
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
     struct Watch {
         int pidfd = -1;
         bool ownsFd = false; // a dup kept after cleanup(): close it when done

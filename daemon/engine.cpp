@@ -336,6 +336,13 @@ void Engine::stateChanged(Program& p, ProcessState old) {
     each([&](Listener* l) { l->programStateChanged(info, old); });
 }
 
+void Engine::spawned(Program& p) {
+    if (listeners_.empty())
+        return;
+    auto info = p.info();
+    each([&](Listener* l) { l->programSpawned(info); });
+}
+
 void Engine::output(Program& p, bool isStderr, std::string_view data) {
     outputSinceSave_ = true;
     if (listeners_.empty())
@@ -405,15 +412,24 @@ void Engine::doStop(Program& p, bool wait, Callback<Status> done) {
 
 void Engine::forEachBatched(std::vector<std::string> names, std::function<void(size_t, Program*)> fn,
                             std::function<void()> then) {
-    // Forking a thousand programs takes the loop a second or more: do it a
+    // Starting a thousand programs takes the loop a second or more: do it a
     // batch per loop turn, so that other callers are answered in between.
+    // A batch ends after about a millisecond of work, however long each
+    // program takes (spawns cost from tens of µs to a few hundred, more on
+    // a busy machine), and after at most kMaxBatch programs.
     // Names, not pointers: a reload may remove programs between two turns.
-    constexpr size_t kBatch = 8;
+    constexpr size_t kMaxBatch = 32;
+    constexpr uint64_t kBudgetUs = 1000;
     auto step = std::make_shared<std::function<void(size_t)>>();
     *step = [this, names = std::move(names), fn = std::move(fn), then = std::move(then), step](size_t from) {
-        const size_t to = std::min(from + kBatch, names.size());
-        for (size_t i = from; i < to; ++i)
-            fn(i, findProgram(names[i]));
+        const uint64_t t0 = loop_.now();
+        size_t to = from;
+        while (to < names.size() && to - from < kMaxBatch) {
+            fn(to, findProgram(names[to]));
+            ++to;
+            if (loop_.now() - t0 >= kBudgetUs)
+                break;
+        }
         if (to < names.size()) {
             loop_.post([step, to] { (*step)(to); });
             return;

@@ -112,6 +112,7 @@ private:
     Backend& backend() override { return backend_; }
     bool restartsAllowed() const override { return state_ == DaemonState::Running; }
     void stateChanged(Program& p, ProcessState old) override;
+    void spawned(Program& p) override;
     void output(Program& p, bool isStderr, std::string_view data) override;
     std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) override;
 

@@ -254,6 +254,7 @@ void Program::onSpawned(uint64_t gen, Result<Child> r) {
     child_->stdinFd = child_->stdoutFd = child_->stderrFd = -1; // owned here now
     log::info("spawned: '" + namespec_ + "' with pid " + std::to_string(child_->pid) +
               (child_->unit.empty() ? "" : " in " + child_->unit));
+    host_.spawned(*this);
     if (stopWhenSpawned_) {
         stopWhenSpawned_ = false;
         state_ = ProcessState::Starting;

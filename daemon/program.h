@@ -32,6 +32,8 @@ public:
     // False while the daemon shuts down: no automatic restarts then.
     virtual bool restartsAllowed() const = 0;
     virtual void stateChanged(Program& p, ProcessState old) = 0;
+    // The backend has made the process (pid set); the state is unchanged.
+    virtual void spawned(Program& p) { (void)p; }
     virtual void output(Program& p, bool isStderr, std::string_view data) = 0;
     // The complete environment for the child (spec §6.7).
     virtual std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) = 0;

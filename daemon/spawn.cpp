@@ -13,6 +13,9 @@
 #include <pwd.h>
 #include <signal.h>
 #include <strings.h>
+#include <sched.h>
+#include <linux/close_range.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -196,6 +199,10 @@ struct ChildPlan {
     int releaseFd = -1; // hold mode: the child's end of the release socket
     const UserPlan* user = nullptr;
     int maxFd = 1024; // for the close() loop on kernels without close_range
+    // spawnShared: the child starts on the daemon's own fd table and must
+    // make a table of its own, of fds below this number, before it touches
+    // any fd (see ChildSlots).
+    int sharedFilesBelow = -1;
 };
 
 // A message assembled without allocating (the child may not malloc).
@@ -276,10 +283,37 @@ void closeRange(unsigned first, unsigned last, int maxFd) {
         ::close(static_cast<int>(fd));
 }
 
+// The credential calls of one thread: the kernel's, not libc's, which
+// would apply them to every thread libc knows of (see runChild).
+#if defined(SYS_setuid32)
+constexpr long kSysSetuid = SYS_setuid32, kSysSetgid = SYS_setgid32, kSysSetgroups = SYS_setgroups32;
+#else
+constexpr long kSysSetuid = SYS_setuid, kSysSetgid = SYS_setgid, kSysSetgroups = SYS_setgroups;
+#endif
+int rawSetuid(uid_t uid) { return int(::syscall(kSysSetuid, uid)); }
+int rawSetgid(gid_t gid) { return int(::syscall(kSysSetgid, gid)); }
+int rawSetgroups(const std::vector<gid_t>& groups) {
+    return int(::syscall(kSysSetgroups, groups.size(), groups.data()));
+}
+
 // Only async-signal-safe calls from here on (see the top of spawn.h).
 [[noreturn]] void runChild(const ChildPlan& p) {
     int errorFd = p.errorFd;
     auto fail = [&](Msg& m, bool stdioReady) { childFail(errorFd, m, nullptr, stdioReady); };
+
+    if (p.sharedFilesBelow >= 0) {
+        // Copy only fds 0 to sharedFilesBelow-1 into a table of our own
+        // (the kernel copies nothing above the range's start): the daemon's
+        // thousands of pipes are neither copied nor closed here. Kernels
+        // before 5.9 lack the flag: copy the whole table then, and close
+        // the rest below like after fork().
+        if (::syscall(SYS_close_range, unsigned(p.sharedFilesBelow), ~0u, CLOSE_RANGE_UNSHARE) < 0 &&
+            ::unshare(CLONE_FILES) < 0) {
+            Msg m;
+            m.add("couldn't make a file descriptor table: ").err(errno);
+            fail(m, false);
+        }
+    }
 
     // Own session, hence own process group (pgid == sid == pid): the program
     // is one unit for group signals and is detached from the daemon's
@@ -377,15 +411,18 @@ void closeRange(unsigned first, unsigned last, int maxFd) {
         int e = 0;
         const char* compatWhy = nullptr;
         const char* step = nullptr;
-        if (::setgroups(u.groups.size(), u.groups.data()) < 0) {
+        // Raw system calls: the child shares the daemon's memory until it
+        // execs (spawnShared), so libc still believes it has the daemon's
+        // threads, and its setuid() would change their credentials too.
+        if (rawSetgroups(u.groups) < 0) {
             e = errno;
             compatWhy = "Could not set groups of effective user";
             step = "couldn't set supplementary groups: ";
-        } else if (::setgid(u.gid) < 0) {
+        } else if (rawSetgid(u.gid) < 0) {
             e = errno;
             compatWhy = "Could not set group id of effective user";
             step = "couldn't setgid: ";
-        } else if (::setuid(u.uid) < 0) {
+        } else if (rawSetuid(u.uid) < 0) {
             e = errno;
         }
         if (e) {
@@ -417,6 +454,96 @@ void closeRange(unsigned first, unsigned last, int maxFd) {
     m.add("couldn't exec ").add(p.path).add(": ").err(e);
     c.add("couldn't exec ").add(p.argv0).add(": ").errName(e);
     childFail(errorFd, m, &c, true);
+}
+
+int childMain(void* plan) { runChild(*static_cast<const ChildPlan*>(plan)); }
+
+// Low fd numbers, taken when the daemon starts (before it opens anything
+// else) and kept open on /dev/null, where the daemon puts the child's ends
+// of its pipes for the time of a spawnShared: the child then needs only the
+// fds below them and gets a table of just those (runChild). Taken once, by
+// a static initializer; used by the one thread that spawns.
+class ChildSlots {
+public:
+    enum { In, Out, Err, Error, Count };
+    ChildSlots() {
+        for (int& fd : fd_) {
+            fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || fd >= kMaxSlot)
+                ok_ = false;
+        }
+    }
+    // Usable: every slot was opened, low enough to be cheap to copy.
+    bool ok() const { return ok_; }
+    int below() const { return *std::max_element(std::begin(fd_), std::end(fd_)) + 1; }
+    // Put `fd` in slot `i`, or empty the slot with fd -1; returns the slot's
+    // number, or -1 (with nothing changed) for fd -1.
+    int put(int i, int fd) {
+        if (fd < 0) {
+            clear(i);
+            return -1;
+        }
+        return ::dup3(fd, fd_[i], O_CLOEXEC) < 0 ? -2 : fd_[i];
+    }
+    // Back to /dev/null: the slot no longer holds a pipe end open.
+    void clear(int i) {
+        int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null >= 0) {
+            ::dup3(null, fd_[i], O_CLOEXEC);
+            ::close(null);
+        }
+    }
+
+private:
+    static constexpr int kMaxSlot = 64;
+    int fd_[Count] = {-1, -1, -1, -1};
+    bool ok_ = true;
+};
+ChildSlots childSlots;
+
+// The stack of a child made by spawnShared, reused: one child at a time
+// runs on it (the spawning thread is suspended until that child execs or
+// exits) and only one thread spawns (the direct backend's spawner). A guard page below it turns an
+// overflow into a crash of the child instead of a write into the daemon.
+constexpr size_t kChildStack = 256 << 10;
+char* childStackTop() {
+    static char* top = [] {
+        const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+        void* m = ::mmap(nullptr, kChildStack + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                         -1, 0);
+        if (m == MAP_FAILED)
+            return static_cast<char*>(nullptr);
+        ::mprotect(m, page, PROT_NONE);
+        return static_cast<char*>(m) + page + kChildStack;
+    }();
+    return top;
+}
+
+// The child of a program that needs no holding, made the way posix_spawn
+// makes one: it shares the daemon's memory (CLONE_VM) and the daemon's
+// thread waits (CLONE_VFORK) until it has exec'd or exited. No page tables
+// are copied, so a spawn costs the same however big the daemon has grown;
+// with a thousand programs fork() took most of a millisecond each, which
+// held up D-Bus replies while many programs started. It starts on the
+// daemon's fd table too (CLONE_FILES), so that the thousands of fds of a
+// big daemon are not copied, and makes a small table of its own before
+// anything else (ChildSlots, runChild). Its signal handlers, working
+// directory and umask are copies (no CLONE_SIGHAND, CLONE_FS).
+// Every signal is blocked around clone(), so no handler of the daemon can
+// run in the child on the daemon's memory before runChild resets them.
+// Returns -1 with errno when the child could not be made.
+pid_t spawnShared(const ChildPlan& plan) {
+    char* stack = childStackTop();
+    if (!stack)
+        return -1;
+    sigset_t all, old;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = ::clone(childMain, stack, CLONE_VM | CLONE_FILES | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(&plan));
+    const int e = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = e;
+    return pid;
 }
 
 std::string processLabel(const SpawnSpec& spec) {
@@ -507,7 +634,25 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         plan.maxFd = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
 
-    pid_t pid = ::fork();
+    // A held child waits for the backend before it execs, so it cannot
+    // share our memory while we wait for its exec: it gets a copy.
+    const bool shared = !hold && childSlots.ok();
+    pid_t pid;
+    if (shared) {
+        plan.sharedFilesBelow = childSlots.below();
+        plan.in = childSlots.put(ChildSlots::In, in.r.get());
+        plan.out = childSlots.put(ChildSlots::Out, out.w.get());
+        plan.err = childSlots.put(ChildSlots::Err, err.w.get());
+        plan.errorFd = childSlots.put(ChildSlots::Error, errp.w.get());
+        const bool placed = plan.in >= 0 && plan.out >= 0 && plan.err != -2 && plan.errorFd >= 0;
+        pid = placed ? spawnShared(plan) : -1;
+        const int fe = errno;
+        for (int i = 0; i < ChildSlots::Count; ++i)
+            childSlots.clear(i);
+        errno = placed ? fe : EMFILE;
+    } else {
+        pid = ::fork();
+    }
     if (pid < 0) {
         int fe = errno;
         if (fe == EAGAIN)
@@ -515,7 +660,7 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
         return Error{ErrorCode::SpawnFailed,
                      "unknown error during fork for " + processLabel(spec) + ": " + errnoName(fe)};
     }
-    if (pid == 0)
+    if (!shared && pid == 0)
         runChild(plan);
 
     // Parent: drop the child's ends, so EOF and EPIPE mean what they should.

@@ -9,6 +9,12 @@
 // daemon runs threads, so the child may only make async-signal-safe calls:
 // everything that needs memory or NSS (argv/envp arrays, the user's passwd
 // and group data, message texts) is prepared in the parent before fork().
+// A child that is not held shares the daemon's memory and fd table until it
+// execs, as with posix_spawn (spawnShared in spawn.cpp): the cost of a spawn
+// then does not grow with the daemon's memory and thousands of pipes, and
+// the calling thread waits until the child has exec'd or failed. Such
+// spawns use one child stack and a few reserved fds: one thread at a time
+// (the direct backend's spawner thread).
 //
 // Failures in the child after fork() are reported on an error pipe that the
 // successful execve() closes (O_CLOEXEC), so "EOF without a byte" means the

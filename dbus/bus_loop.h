@@ -29,6 +29,9 @@ public:
     BusLoop(const BusLoop&) = delete;
     BusLoop& operator=(const BusLoop&) = delete;
 
+    // Called before every poll, after the poll data was refreshed.
+    void setOnPrepare(std::function<void()> fn) { onPrepare_ = std::move(fn); }
+
 private:
     static int onIo(sd_event_source*, int, uint32_t, void* self);
     static int onTime(sd_event_source*, uint64_t, void* self);
@@ -41,6 +44,7 @@ private:
     sd_event_source* io_ = nullptr;
     sd_event_source* time_ = nullptr;
     bool failed_ = false;
+    std::function<void()> onPrepare_;
 };
 
 } // namespace scopevisor::dbus

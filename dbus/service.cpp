@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <poll.h>
+
 #include <systemd/sd-bus.h>
 
 #include "manager_object.h"
@@ -43,8 +45,15 @@ Service::Service(sd_event* ev, Control& control, std::unique_ptr<sdbus::IConnect
     : ev_(ev), control_(control), opts_(std::move(opts)), conn_(std::move(conn)) {
     auth_ = std::make_unique<Authorizer>(*conn_, !opts_.sessionBus);
     manager_ = std::make_unique<ManagerObject>(*this);
-    signals_ = std::make_unique<SignalQueue>(ev);
+    signals_ = std::make_unique<SignalQueue>(ev, [this] {
+        try {
+            return (conn_->getEventLoopPollData().events & POLLOUT) != 0;
+        } catch (const sdbus::Error&) {
+            return false; // BusLoop reports the failure
+        }
+    });
     busLoop_ = std::make_unique<BusLoop>(ev, *conn_, [this](const std::string& why) { lost(why); });
+    busLoop_->setOnPrepare([this] { signals_->resume(); });
 }
 
 Service::~Service() {
@@ -252,54 +261,14 @@ void Service::programStateChanged(const ProgramInfo& now, ProcessState) {
     if (it == programs_.end())
         return addOrUpdate(now, true);
     changed(*it->second, now);
-    // The engine announces STARTING before the backend has the process (a
-    // scope is created asynchronously) and publishes no event when the pid
-    // arrives: ask until it is there, so that PID and Unit are not left
-    // stale for the whole of startsecs.
-    if (now.state == ProcessState::Starting && now.pid == 0)
-        refreshUntilSpawned(now.namespec, 0);
 }
 
-void Service::refreshUntilSpawned(const std::string& namespec, uint64_t delayUs) {
-    std::weak_ptr<bool> alive = alive_;
-    auto ask = [this, alive, namespec, delayUs] {
-        control_.getProgram(namespec, [this, alive, namespec, delayUs](Result<ProgramInfo> r) {
-            if (!alive.lock() || !r)
-                return;
-            auto it = programs_.find(namespec);
-            if (it == programs_.end() || it->second->info().state != ProcessState::Starting ||
-                r->state != ProcessState::Starting)
-                return; // a state change has brought the news, or will
-            changed(*it->second, r.value());
-            if (r->pid == 0)
-                refreshUntilSpawned(namespec, std::min<uint64_t>(std::max<uint64_t>(delayUs * 2, 5000), 200000));
-        });
-    };
-    if (delayUs == 0)
-        return ask();
-    after(delayUs, ask);
-}
-
-namespace {
-struct Timer {
-    std::function<void()> fn;
-};
-int onTimer(sd_event_source* s, uint64_t, void* userdata) {
-    std::unique_ptr<Timer> t(static_cast<Timer*>(userdata));
-    sd_event_source_unref(s);
-    t->fn();
-    return 0;
-}
-} // namespace
-
-// A one-shot timer; it may outlive the service (the callback checks).
-void Service::after(uint64_t delayUs, std::function<void()> fn) {
-    uint64_t now = 0;
-    sd_event_now(ev_, CLOCK_MONOTONIC, &now);
-    auto t = std::make_unique<Timer>(Timer{std::move(fn)});
-    sd_event_source* src = nullptr;
-    if (sd_event_add_time(ev_, &src, CLOCK_MONOTONIC, now + delayUs, 1000, onTimer, t.get()) >= 0)
-        t.release();
+// STARTING is announced before the backend has the process (a scope is
+// made asynchronously); PID and Unit arrive with this event, so that they
+// are not left stale for the whole of startsecs.
+void Service::programSpawned(const ProgramInfo& now) {
+    if (auto it = programs_.find(now.namespec); it != programs_.end())
+        changed(*it->second, now);
 }
 
 void Service::daemonStateChanged(DaemonState s) {

@@ -105,12 +105,11 @@ private:
     void programAdded(const ProgramInfo& info) override;
     void programRemoved(const ProgramInfo& info) override;
     void programStateChanged(const ProgramInfo& now, ProcessState old) override;
+    void programSpawned(const ProgramInfo& now) override;
     void daemonStateChanged(DaemonState s) override;
 
     void addOrUpdate(const ProgramInfo& info, bool announce);
     void changed(ProgramObject& obj, const ProgramInfo& info);
-    void refreshUntilSpawned(const std::string& namespec, uint64_t delayUs);
-    void after(uint64_t delayUs, std::function<void()> fn);
     void requestName();
     void lost(const std::string& why);
 

@@ -14,7 +14,7 @@ constexpr size_t kBatch = 32;
 
 } // namespace
 
-SignalQueue::SignalQueue(sd_event* ev) {
+SignalQueue::SignalQueue(sd_event* ev, std::function<bool()> backedUp) : backedUp_(std::move(backedUp)) {
     int r = sd_event_add_defer(ev, &source_, &SignalQueue::onDefer, this);
     if (r < 0)
         throw std::system_error(-r, std::generic_category(), "sd_event_add_defer");
@@ -31,18 +31,32 @@ SignalQueue::~SignalQueue() { sd_event_source_disable_unref(source_); }
 
 void SignalQueue::push(sdbus::Signal s) {
     queue_.push_back(std::move(s));
-    sd_event_source_set_enabled(source_, SD_EVENT_ON);
+    arm();
 }
 
-void SignalQueue::flush() { send(queue_.size()); }
+void SignalQueue::resume() {
+    if (!queue_.empty())
+        arm();
+}
+
+// The defer source runs on every turn while it is on: off while the
+// connection is backed up, so that the loop sleeps until the bus reads.
+void SignalQueue::arm() {
+    const bool go = !queue_.empty() && !(backedUp_ && backedUp_());
+    sd_event_source_set_enabled(source_, go ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+void SignalQueue::flush() { send(queue_.size(), true); }
 
 int SignalQueue::onDefer(sd_event_source*, void* self) {
-    static_cast<SignalQueue*>(self)->send(kBatch);
+    static_cast<SignalQueue*>(self)->send(kBatch, false);
     return 0;
 }
 
-void SignalQueue::send(size_t max) {
+void SignalQueue::send(size_t max, bool force) {
     for (size_t i = 0; i < max && !queue_.empty(); ++i) {
+        if (!force && backedUp_ && backedUp_())
+            break; // resume() goes on once the bus has read what we sent
         sdbus::Signal s = std::move(queue_.front());
         queue_.pop_front();
         try {
@@ -51,8 +65,7 @@ void SignalQueue::send(size_t max) {
             // The connection is failing; BusLoop reports it.
         }
     }
-    if (queue_.empty())
-        sd_event_source_set_enabled(source_, SD_EVENT_OFF);
+    arm();
 }
 
 } // namespace scopevisor::dbus

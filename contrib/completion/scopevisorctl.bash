@@ -14,7 +14,7 @@ _scopevisorctl() {
     _init_completion -n : || return
 
     local commands="status start stop restart signal tail send show reload shutdown help"
-    local options="--user --system --json --no-color --help"
+    local options="--user --system --json --no-color --no-ask-password --help"
     local bus="" cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in

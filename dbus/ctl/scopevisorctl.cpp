@@ -22,6 +22,7 @@
 
 #include "manager_proxy.h"
 #include "output.h"
+#include "polkit_agent.h"
 #include "program_proxy.h"
 
 namespace scopevisorctl {
@@ -58,6 +59,7 @@ struct Options {
     bool user = false;
     bool json = false;
     bool noColour = false;
+    bool noAskPassword = false;
 };
 
 void usage(FILE* f) {
@@ -82,12 +84,18 @@ void usage(FILE* f) {
           "      --system     talk to the daemon of the system bus (default)\n"
           "      --json       machine-readable output\n"
           "      --no-color   no colours even on a terminal\n"
+          "      --no-ask-password\n"
+          "                   never ask for a password (polkit); without it, on a\n"
+          "                   terminal, a password is asked for when one is needed\n"
           "  -h, --help       show this help\n"
           "\n"
           "Exit status: 0 success, 1 failure, 2 usage, 3 a named program is not running\n"
           "(status), 4 no such program. See scopevisorctl(1).\n",
           f);
 }
+
+// Whether method calls let polkit ask for a password (set by run()).
+bool askedPassword = false;
 
 // "Failed to stop web: not running" and an exit status for a D-Bus error.
 int report(const std::string& what, const sdbus::Error& e) {
@@ -96,7 +104,11 @@ int report(const std::string& what, const sdbus::Error& e) {
     if (name == "org.freedesktop.DBus.Error.ServiceUnknown" || name == "org.freedesktop.DBus.Error.NameHasNoOwner")
         msg = "scopevisord is not running (" + msg + ")";
     else if (name == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")
-        msg += " (run as root, or ask for a scopevisor-* group)";
+        msg += askedPassword ? " (polkit found no authentication agent to ask for a password; run as root, or as "
+                               "a member of a scopevisor-* group)"
+                             : " (polkit wants a password, and scopevisorctl asks for one only on a terminal "
+                               "without --no-ask-password; or run it as root, or as a member of a "
+                               "scopevisor-* group)";
     fprintf(stderr, "Failed to %s: %s\n", what.c_str(), msg.c_str());
     if (name == "org.scopevisor1.Error.NoSuchProgram" || name == "org.scopevisor1.Error.NoSuchGroup")
         return kNoSuch;
@@ -362,10 +374,11 @@ int cmdReload(Manager& m, const Options& o) {
 }
 
 int run(int argc, char** argv) {
-    enum { kUser = 1000, kSystem, kJson, kNoColour };
+    enum { kUser = 1000, kSystem, kJson, kNoColour, kNoAskPassword };
     static const struct option longopts[] = {
         {"user", no_argument, nullptr, kUser},       {"system", no_argument, nullptr, kSystem},
         {"json", no_argument, nullptr, kJson},       {"no-color", no_argument, nullptr, kNoColour},
+        {"no-ask-password", no_argument, nullptr, kNoAskPassword},
         {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
     };
     Options o;
@@ -377,6 +390,7 @@ int run(int argc, char** argv) {
         case kSystem: o.user = false; break;
         case kJson: o.json = true; break;
         case kNoColour: o.noColour = true; break;
+        case kNoAskPassword: o.noAskPassword = true; break;
         case 'h': usage(stdout); return kOk;
         default: usage(stderr); return kUsage;
         }
@@ -397,6 +411,8 @@ int run(int argc, char** argv) {
             o.user = false;
         else if (*it == "--no-color")
             o.noColour = true;
+        else if (*it == "--no-ask-password")
+            o.noAskPassword = true;
         else {
             ++it;
             continue;
@@ -424,6 +440,16 @@ int run(int argc, char** argv) {
     } catch (const sdbus::Error& e) {
         fprintf(stderr, "Failed to connect to the %s bus: %s\n", o.user ? "session" : "system", e.getMessage().c_str());
         return kFailed;
+    }
+    // As systemctl: on a terminal, polkit may ask for a password, through a
+    // textual agent started for the commands that change something (those
+    // that only look are allowed to everyone by the shipped policy). The
+    // session bus has no polkit: its daemon serves its one user.
+    std::unique_ptr<PolkitAgent> agent;
+    if (!o.user && !o.noAskPassword && isatty(STDIN_FILENO) && cmd != "status" && cmd != "show") {
+        askedPassword = allowInteractiveAuthorization(*conn);
+        if (askedPassword)
+            agent = PolkitAgent::start();
     }
     Manager m(*conn);
     try {

@@ -4,6 +4,8 @@
 // private bus, driven with the generated proxies. Prints
 //   ListPrograms latency (p50/p99) with N programs,
 //   Program property read latency (p50/p99),
+//   the same from a second connection while the daemon idles (the noise
+//   floor of the machine: a loaded machine delays every process),
 //   the latency of property reads issued while the daemon emits the
 //   PropertiesChanged signals of N state changes (stop all, then start all),
 // and checks that every state change was signalled. Usage:
@@ -130,6 +132,15 @@ int main(int argc, char** argv) {
             get.v.push_back(ms(Clock::now() - t0));
         }
         printf("Program property read: p50 %.3f ms, p99 %.3f ms\n", get.pct(50), get.pct(99));
+
+        // The same probe while the daemon has nothing to do: what the
+        // machine itself (scheduling, dbus-daemon) adds to the figures below.
+        double idleMs = 0;
+        Stats idle = underLoad(
+            bus, "/org/scopevisor1/program/p0", [] { std::this_thread::sleep_for(std::chrono::seconds(1)); },
+            &idleMs);
+        printf("Idle daemon, property reads for %.0f ms: p50 %.3f ms, p99 %.3f ms, max %.3f ms (%zu reads)\n", idleMs,
+               idle.pct(50), idle.pct(99), idle.max(), idle.v.size());
 
         auto sigConn = bus.connect();
         Counter counter(*sigConn);

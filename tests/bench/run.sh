@@ -7,8 +7,8 @@
 #
 #   tests/bench/run.sh [--quick] [--build DIR] [bench_daemons.py options]
 #
-#   --quick      smoke mode, seconds: 1,000,000 lines, 100 programs, and
-#                only the start-sleep and out-* daemon scenarios
+#   --quick      smoke mode, seconds: 1,000,000 lines, 100 programs (daemons
+#                and D-Bus), only the start-sleep and out-* daemon scenarios
 #   --build DIR  the meson build directory (default: build, or $BUILD_DIR)
 #
 # Other options go to bench_daemons.py (e.g. --programs 500, --lines 5000000,
@@ -32,9 +32,11 @@ case $build in /*) ;; *) build=$src/$build ;; esac
 
 if [ -n "$quick" ]; then
     lines=1000000
+    programs=100
     set -- --quick "$@"
 else
     lines=20000000
+    programs=1000
 fi
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
@@ -71,6 +73,10 @@ echo "== log buffer alone: short lines appended in 64 KiB chunks, in process"
 run "$build/tests/bench/bench_log_buffer" "$lines"
 echo "== the real engine reading one program's output into its log buffer, in process"
 run "$build/tests/bench/bench_throughput" "$lines"
+if [ -x "$build/tests/bench/bench_dbus" ]; then
+    echo "== the D-Bus API: $programs programs on a private bus, calls while they start and stop"
+    run env SCOPEVISORD="$build/daemon/scopevisord" "$build/tests/bench/bench_dbus" "$programs"
+fi
 echo "== whole daemons: scopevisord and supervisord on the same configurations"
 run "$python" "$here/bench_daemons.py" --scopevisord "$build/daemon/scopevisord" "$@"
 

@@ -222,6 +222,15 @@ def test_ctl_without_daemon(bus):
     assert r.returncode == 1 and "not running" in r.stderr
 
 
+@needs_bus
+def test_ctl_no_ask_password_is_accepted_and_documented(daemon):
+    assert ctl(daemon, "--no-ask-password", "restart", "sleeper").returncode == 0
+    assert ctl(daemon, "status", "--no-ask-password", "sleeper").returncode == 0
+    assert "--no-ask-password" in subprocess.run([CTL, "--help"], capture_output=True, text=True).stdout
+    assert "no\\-ask\\-password" in (SRC / "man" / "scopevisorctl.1").read_text()
+    assert "--no-ask-password" in (SRC / "contrib" / "completion" / "scopevisorctl.bash").read_text()
+
+
 def test_ctl_usage():
     assert subprocess.run([CTL, "frobnicate"], capture_output=True).returncode == 2
     r = subprocess.run([CTL, "--help"], capture_output=True, text=True)

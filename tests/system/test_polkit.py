@@ -6,6 +6,11 @@ rules (roles of the scopevisor-* groups), a per-program rule and the
 absence of polkitd decide."""
 
 import os
+import pty
+import re
+import select
+import termios
+import time
 
 import pytest
 
@@ -46,6 +51,16 @@ polkit.addRule(function(action, subject) {
 """
 
 
+# An administrator with a known password: polkit's admin identities are the
+# members of group sudo (the shipped 50-default.rules).
+ADMIN = "keeper"
+ADMIN_PASSWORD = "correct horse battery staple"
+# The container's /etc starts empty; polkit-agent-helper-1 authenticates
+# with the PAM service polkit-1, whose Debian file includes common-* files
+# that are not there.
+PAM_POLKIT = "auth required pam_unix.so\naccount required pam_unix.so\n"
+
+
 @pytest.fixture(scope="module")
 def ct(tmp_path_factory):
     conf = tmp_path_factory.mktemp("conf")
@@ -60,6 +75,11 @@ def ct(tmp_path_factory):
             if groups:
                 args += ["-G", ",".join(groups)]
             c.run(args + [user])
+        c.run(["groupadd", "-f", "sudo"])
+        crypted = c.run(["openssl", "passwd", "-6", "-stdin"], input=ADMIN_PASSWORD + "\n").stdout.strip()
+        c.run(["useradd", "-M", "-s", "/bin/sh", "-G", "sudo", "-p", crypted, ADMIN])
+        c.run(["mkdir", "-p", "/etc/pam.d"])
+        c.run(["sh", "-c", "cat > /etc/pam.d/polkit-1"], input=PAM_POLKIT)
         c.run(["systemctl", "start", "scopevisord.service"], timeout=60)
         assert wait_for(lambda: ctl(c, "status").returncode == 0), c.journal("-u", "scopevisord.service")
         yield c
@@ -69,6 +89,56 @@ def ct(tmp_path_factory):
 
 def ctl(c, *args, user=None):
     return c.run(["scopevisorctl", "--no-color"] + list(args), user=user, check=False, timeout=60)
+
+
+def ctl_on_terminal(c, args, user, answer=None, timeout=60):
+    """scopevisorctl on a pseudo-terminal of its own (its controlling
+    terminal) as `user`. Whenever the terminal asks for a password, `answer`
+    is typed (nothing if None). Returns (exit status, terminal output)."""
+    gid = c.run(["id", "-g", user]).stdout.strip()
+    cmd = ["nsenter", "-t", str(c.leader), "-a", "setpriv", "--reuid", user, "--regid", gid, "--init-groups",
+           "scopevisorctl", "--no-color"] + list(args)
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+           "HOME": "/", "TERM": "dumb"}
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execvpe(cmd[0], cmd, env)
+        finally:
+            os._exit(127)
+    out = b""
+    prompts = choices = 0  # answered so far
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: every process of the terminal is gone
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            text = out.decode(errors="replace")
+            tail = text.rstrip()
+            # With several admin identities, pkttyagent asks which one.
+            if tail.endswith(":") and text.count("Choose identity") > choices:
+                m = re.search(r"(\d+)\.\s+" + ADMIN + r"\b", text)
+                os.write(fd, ((m.group(1) if m else "1") + "\n").encode())
+                choices += 1
+            # Typed once the agent reads without echo: it flushes what came
+            # before (TCSAFLUSH), so an early answer would be lost.
+            if answer is not None and tail.endswith("Password:") and text.count("Password:") > prompts and \
+                    not termios.tcgetattr(fd)[3] & termios.ECHO:
+                os.write(fd, (answer + "\n").encode())
+                prompts += 1
+        else:
+            os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
 
 
 def state(c, name):
@@ -164,3 +234,34 @@ def test_root_needs_no_polkit_and_others_are_refused_without_it(ct):
     finally:
         ct.run(["systemctl", "unmask", "--runtime", "polkit.service"])
         ct.run(["systemctl", "start", "polkit.service"])
+
+
+def test_without_a_terminal_the_refusal_says_what_to_do(ct):
+    r = ctl(ct, "stop", "web", user="nobodyx")
+    assert r.returncode == 1, r.stderr
+    assert "authentication is required" in r.stderr and "polkit" in r.stderr and "as root" in r.stderr, r.stderr
+    assert state(ct, "web") == "RUNNING"
+
+
+def test_no_ask_password_asks_nothing_even_on_a_terminal(ct):
+    status, out = ctl_on_terminal(ct, ["--no-ask-password", "stop", "web"], "nobodyx", answer=ADMIN_PASSWORD)
+    assert status == 1, out
+    assert "Password:" not in out and "authentication is required" in out, out
+    assert state(ct, "web") == "RUNNING"
+
+
+def test_on_a_terminal_polkit_asks_for_the_admin_password(ct):
+    # nobodyx is in no scopevisor-* group: control needs auth_admin_keep.
+    status, out = ctl_on_terminal(ct, ["stop", "web"], "nobodyx", answer=ADMIN_PASSWORD)
+    assert "AUTHENTICATING FOR org.scopevisor1.control" in out, out
+    assert "Password:" in out, out
+    assert status == 0, out + ct.journal("-u", "polkit.service", "-n", "30")
+    assert state(ct, "web") == "STOPPED"
+    assert ctl(ct, "start", "web").returncode == 0
+
+
+def test_on_a_terminal_a_wrong_password_is_refused(ct):
+    status, out = ctl_on_terminal(ct, ["stop", "web"], "nobodyx", answer="wrong password")
+    assert "Password:" in out, out
+    assert status == 1, out
+    assert state(ct, "web") == "RUNNING"

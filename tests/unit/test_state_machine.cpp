@@ -43,6 +43,8 @@ config::GroupConfig group(config::ProcessConfig p) {
 
 struct Recorder : Listener {
     std::vector<std::pair<std::string, std::string>> changes; // namespec, new state
+    std::vector<ProgramInfo> spawned;
+    void programSpawned(const ProgramInfo& i) override { spawned.push_back(i); }
     void programStateChanged(const ProgramInfo& i, ProcessState) override {
         changes.emplace_back(i.namespec, stateName(i.state));
     }
@@ -551,3 +553,23 @@ TEST(Description, PerState) {
 }
 
 } // namespace
+
+TEST_F(StateMachine, SpawnedEventCarriesThePidBeforeRunning) {
+    auto a = proc("a");
+    a.startsecs = 5;
+    auto b = proc("b");
+    b.autostart = false;
+    make({a, b});
+    ASSERT_EQ(rec.spawned.size(), 1u);
+    EXPECT_EQ(rec.spawned[0].namespec, "a");
+    EXPECT_EQ(rec.spawned[0].state, ProcessState::Starting);
+    EXPECT_NE(rec.spawned[0].pid, 0);
+    EXPECT_EQ(rec.spawned[0].pid, info("a").pid);
+    // A failed spawn makes no process, hence no event.
+    backend.failNext = 1;
+    engine->start("b", false, [](Status) {});
+    loop.runPending();
+    EXPECT_EQ(backend.failNext, 0); // the spawn was tried
+    EXPECT_EQ(state("b"), ProcessState::Backoff);
+    EXPECT_EQ(rec.spawned.size(), 1u);
+}

@@ -200,6 +200,12 @@ public:
     virtual void programAdded(const ProgramInfo&) {}
     virtual void programRemoved(const ProgramInfo&) {}
     virtual void programStateChanged(const ProgramInfo& now, ProcessState old) { (void)now; (void)old; }
+    // The backend has the program's process: `now.pid` (and `now.unit` on
+    // the systemd backend) are set. The state does not change with it (still
+    // STARTING, or STOPPING when a stop came while the process was being
+    // made), so no programStateChanged comes with it; the next one (RUNNING,
+    // after startsecs) may be long after.
+    virtual void programSpawned(const ProgramInfo& now) { (void)now; }
     // New output; `data` is raw bytes as the program wrote them.
     virtual void programOutput(const std::string& namespec, Stream s, std::string_view data) {
         (void)namespec; (void)s; (void)data;
