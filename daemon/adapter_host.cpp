@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "command_scopes.h"
 #include "logging.h"
 #include "state_file.h"
 
@@ -176,6 +177,20 @@ public:
         std::error_code ec;
         fs::create_directories(dir, ec);
         return dir;
+    }
+
+    void startCommandScope(pid_t pid, std::string_view description,
+                           std::function<void(std::string, std::string)> done) override {
+        if (!m_.commandScopes_)
+            return done({}, {});
+        m_.commandScopes_->start(name_, pid, std::string(description), std::move(done));
+    }
+
+    void killCommandScope(const std::string& unit, std::function<void(std::string)> done) override {
+        // An adapter kills only the scopes made for it, never a program's.
+        if (!m_.commandScopes_ || !CommandScopes::belongsTo(unit, name_))
+            return done("no scope " + unit + " of adapter " + name_);
+        m_.commandScopes_->kill(unit, std::move(done));
     }
 
 private:

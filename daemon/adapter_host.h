@@ -38,6 +38,7 @@ std::vector<AdapterPlan> planAdapters(const config::Config& cfg);
 std::vector<std::string> adapterSearchPath(const std::string& name);
 
 class LoadedModule;
+class CommandScopes;
 
 class AdapterManager {
 public:
@@ -60,6 +61,10 @@ public:
     void setLocalAuthorizer(LocalAuthorizer a);
     // The listening sockets systemd passed (sd_listen_fds_with_names).
     void takeSocketActivation();
+    // Where AdapterHost::startCommandScope makes its scopes; without it
+    // (tests, before start) adapters get the direct backend's "no scope".
+    // Must outlive the adapters.
+    void setCommandScopes(CommandScopes* scopes) { commandScopes_ = scopes; }
 
     // Convert one imported program into a group of the configuration.
     static config::GroupConfig toGroup(const ImportedProgram& p, const std::string& adapter);
@@ -75,6 +80,7 @@ private:
     std::mutex mutex_;
     LocalAuthorizer authorizer_;
     std::map<std::string, std::vector<int>> listenFds_;
+    CommandScopes* commandScopes_ = nullptr;
 };
 
 } // namespace scopevisor

@@ -22,6 +22,7 @@
 
 #include "build-config.h"
 #include "adapter_host.h"
+#include "command_scopes.h"
 #include "config.h"
 #include "direct_backend.h"
 #include "engine.h"
@@ -220,6 +221,10 @@ int main(int argc, char** argv) {
         log::critical(backendError);
         return 1;
     }
+    // Scopes for the commands that adapters run (Steward's REQCliCommand),
+    // made over the systemd backend's connection to PID 1.
+    auto* systemdBackend = dynamic_cast<SystemdBackend*>(backend.get());
+    CommandScopes commandScopes(loop, systemdBackend ? &systemdBackend->manager() : nullptr);
     // Program output goes to the journal too, when there is one; the sink
     // learns each program's pid and scope from the backend at spawn time.
     std::unique_ptr<JournalSink> journal;
@@ -233,6 +238,7 @@ int main(int argc, char** argv) {
     // Adapters: load the modules the configuration enables, and add the
     // programs they import from legacy configuration files.
     AdapterManager adapters(cfg);
+    adapters.setCommandScopes(&commandScopes);
     {
         std::string err;
         if (!adapters.load(planAdapters(cfg), &err) || !addImports(adapters, cfg, &err)) {

@@ -79,6 +79,7 @@ public:
 
     const char* name() const override { return "systemd"; }
     const SystemdManager& manager() const { return *mgr_; }
+    SystemdManager& manager() { return *mgr_; }
 
     // `done` runs when the program has exec'd in its scope (or failed), on
     // the loop, usually after spawn() returned; only a failure to fork is

@@ -40,6 +40,12 @@ constexpr size_t kMaxInFlight = 100;
 // A job that never ends (PID 1 hung) must not hold a program in STARTING
 // forever.
 constexpr uint64_t kJobTimeoutUs = 90ull * 1000000;
+// sd-bus reads one message per dispatch of its source. At the loop's normal
+// priority a mass start alternates one reply with a batch of forks, so the
+// replies that would send the next calls wait behind the forks while PID 1,
+// with kMaxInFlight calls answered, has nothing to do. Ahead of the other
+// sources, every pending reply and JobRemoved is handled first.
+constexpr int64_t kBusPriority = SD_EVENT_PRIORITY_NORMAL - 10;
 
 std::string errnoText(int e) { return std::strerror(e < 0 ? -e : e); }
 
@@ -177,7 +183,7 @@ std::string SdBusManager::open() {
         r = sd_bus_match_signal(bus_, &discMatch_, nullptr, "/org/freedesktop/DBus/Local",
                                 "org.freedesktop.DBus.Local", "Disconnected", &SdBusManager::onDisconnected, this);
     if (r >= 0)
-        r = sd_bus_attach_event(bus_, loop_.raw(), SD_EVENT_PRIORITY_NORMAL);
+        r = sd_bus_attach_event(bus_, loop_.raw(), kBusPriority);
     if (r < 0) {
         close();
         return "cannot watch systemd's jobs: " + errnoText(r);

@@ -68,11 +68,21 @@ RunResult runCommand(const std::vector<std::string>& argv, const RunOptions& o) 
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    // With a placement the child waits on this pipe until it is in its
+    // scope: no instruction of the command runs outside it.
+    int hold[2] = {-1, -1};
+    if (o.placement && pipe2(hold, O_CLOEXEC) < 0) {
+        r.startError = std::string("pipe: ") + strerror(errno);
+        for (int* p : {outp, errp})
+            closeFd(p[0]), closeFd(p[1]);
+        closeFd(devnull);
+        return r;
+    }
 
     pid_t pid = fork();
     if (pid < 0) {
         r.startError = std::string("fork: ") + strerror(errno);
-        for (int* p : {outp, errp})
+        for (int* p : {outp, errp, hold})
             closeFd(p[0]), closeFd(p[1]);
         closeFd(devnull);
         return r;
@@ -89,6 +99,14 @@ RunResult runCommand(const std::vector<std::string>& argv, const RunOptions& o) 
         dup2(devnull >= 0 ? devnull : 0, 0);
         dup2(outp[1], 1);
         dup2(errp[1], 2);
+        if (hold[0] >= 0) {
+            char go = 0;
+            ssize_t n;
+            while ((n = read(hold[0], &go, 1)) < 0 && errno == EINTR) {
+            }
+            if (n != 1) // the parent gave up on it
+                _exit(127);
+        }
         syscall(SYS_close_range, 3u, ~0u, 0u);
         execvp(args[0], args.data());
         // Reported like a shell would, through the command's own stderr.
@@ -101,12 +119,33 @@ RunResult runCommand(const std::vector<std::string>& argv, const RunOptions& o) 
     closeFd(devnull);
     closeFd(outp[1]);
     closeFd(errp[1]);
+    closeFd(hold[0]);
+    if (o.placement) {
+        std::string placeError;
+        if (!o.placement->place(pid, argv, &r.unit, &placeError)) {
+            ::kill(pid, SIGKILL);
+            while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+            for (int* p : {outp, errp, hold})
+                closeFd(p[0]), closeFd(p[1]);
+            r.startError = placeError;
+            return r;
+        }
+        (void)!write(hold[1], "x", 1);
+        closeFd(hold[1]);
+    }
     r.started = true;
 
     const auto deadline = std::chrono::steady_clock::now() + o.timeout;
     std::string outBuf, errBuf;
     int fds[2] = {outp[0], errp[0]};
-    auto killGroup = [&] { ::kill(-pid, SIGKILL); };
+    // The process group at once; then the scope, which also holds what left
+    // the group, and is waited for until it is gone.
+    auto killGroup = [&] {
+        ::kill(-pid, SIGKILL);
+        if (!r.unit.empty())
+            o.placement->killScope(r.unit, &r.killError);
+    };
     char buf[65536];
     while (fds[0] >= 0 || fds[1] >= 0) {
         if (o.cancel && o.cancel->load()) {

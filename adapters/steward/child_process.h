@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Runs one command for REQCliCommand and friends as a direct child in a
-// process group of its own, so a timeout kills the whole tree (Steward only
-// killed the direct child and let grandchildren run on).
+// process group of its own and, when a Placement is given, in a transient
+// scope of its own, so a timeout kills the whole tree (Steward only killed
+// the direct child and let grandchildren run on). A process group is left
+// by any grandchild that calls setsid(); a scope is not.
 #pragma once
 
 #include <atomic>
@@ -11,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace steward {
 
@@ -22,6 +26,23 @@ struct RunResult {
     int waitStatus = 0;     // as waitpid gives it
     std::string out, err;   // collected when no line callback is given
     bool outTruncated = false;
+    std::string unit;       // the command's scope, "" if none
+    std::string killError;  // when killing the scope on timeout failed
+};
+
+// Where a command's processes go before it may run (the daemon's transient
+// scopes, see host_placement.h).
+class Placement {
+public:
+    virtual ~Placement() = default;
+    // The child `pid` is held before exec. True with *unit set to its new
+    // scope, or to "" when there are no scopes here (the process group is
+    // then the tree); false with *error when no scope could be made (the
+    // child is then killed without having run).
+    virtual bool place(pid_t pid, const std::vector<std::string>& argv, std::string* unit, std::string* error) = 0;
+    // Kill every process of `unit` and return once the scope is gone; false
+    // with *error when that failed.
+    virtual bool killScope(const std::string& unit, std::string* error) = 0;
 };
 
 struct RunOptions {
@@ -31,6 +52,8 @@ struct RunOptions {
     std::function<void(std::string_view line)> onStdoutLine;
     std::function<void(std::string_view line)> onStderrLine;
     size_t maxOutput = 16 * 1024 * 1024;
+    // Null: a process group only.
+    Placement* placement = nullptr;
 };
 
 // argv[0] is looked up in PATH; no shell is involved, as exec.Command.

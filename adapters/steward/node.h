@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "data_store.h"
+#include "host_placement.h"
 #include "message.h"
 #include "nats_link.h"
 #include "scopevisor/adapter.h"
@@ -66,6 +67,7 @@ private:
     // Method handlers (node_methods.cpp, node_opcommand.cpp, tail.cpp).
     void methodCliCommand(const Message& m, const std::atomic<bool>& cancel);
     void methodCliCommandCont(const Message& m, const std::atomic<bool>& cancel);
+    void logKillError(const std::string& who, const RunResult& r);
     void methodTailFile(const Message& m, const std::atomic<bool>& cancel);
     void methodTailProgram(const Message& m, const std::string& namespec, const std::atomic<bool>& cancel);
     void methodHttpGet(const Message& m);
@@ -81,6 +83,7 @@ private:
     int methodTimeoutSeconds(const Message& m) const;
 
     scopevisor::AdapterHost& host_;
+    HostPlacement placement_{host_}; // each command in a scope of its own
     Settings s_;
     DataStore store_;
     std::unique_ptr<NatsLink> link_;

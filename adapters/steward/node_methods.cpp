@@ -22,6 +22,7 @@ void Node::methodCliCommand(const Message& m, const std::atomic<bool>& cancel) {
     RunOptions o;
     o.timeout = std::chrono::seconds(methodTimeoutSeconds(m));
     o.cancel = &cancel;
+    o.placement = &placement_;
     RunResult r = runCommand(m.data, o);
     if (!r.started) {
         errorLog("error: " + who + ": " + r.startError + ": " + goFormat(m));
@@ -31,6 +32,7 @@ void Node::methodCliCommand(const Message& m, const std::atomic<bool>& cancel) {
         return;
     if (r.timedOut) {
         errorLog("error: " + who + ": method timed out " + goFormat(m));
+        logKillError(who, r);
         return;
     }
     // Steward: a failed command goes to the error log, and its stdout is
@@ -52,6 +54,7 @@ void Node::methodCliCommandCont(const Message& m, const std::atomic<bool>& cance
     RunOptions o;
     o.timeout = std::chrono::seconds(methodTimeoutSeconds(m));
     o.cancel = &cancel;
+    o.placement = &placement_;
     // One reply per stdout line, in order: the reply publisher of that
     // subject sends them one at a time.
     o.onStdoutLine = [&](std::string_view line) { sendReply(m, std::string(line)); };
@@ -64,8 +67,15 @@ void Node::methodCliCommandCont(const Message& m, const std::atomic<bool>& cance
     RunResult r = runCommand(m.data, o);
     if (!r.started)
         errorLog("error: " + who + ": " + r.startError + ": " + goFormat(m));
-    else if (r.timedOut)
+    else if (r.timedOut) {
         errorLog("info: " + who + ": method timeout reached, canceling: " + goFormat(m));
+        logKillError(who, r);
+    }
+}
+
+void Node::logKillError(const std::string& who, const RunResult& r) {
+    if (!r.killError.empty())
+        host_.log(LogLevel::Error, who + ": command " + r.unit + " may have left processes behind: " + r.killError);
 }
 
 void Node::methodWriteFile(const Message& m, DataStore::Mode mode) {

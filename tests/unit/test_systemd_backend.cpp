@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "command_scopes.h"
+#include "fake_loop.h"
 #include "sd_event_loop.h"
 #include "systemd_backend.h"
 
@@ -302,4 +304,88 @@ TEST_F(Fixture, DestroyedWithSpawnsPendingLeavesNoProgramRunning) {
     for (int i = 0; i < 100 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i)
         usleep(20'000);
     EXPECT_FALSE(exists("ran"));
+}
+
+// Scopes for the commands adapters run: posted to the loop, made by the
+// manager, answered with the unit or systemd's reason.
+TEST(CommandScopes, StartAndKillThroughTheManager) {
+    test::FakeLoop loop;
+    FakeManager mgr;
+    CommandScopes cs(loop, &mgr);
+    std::optional<std::pair<std::string, std::string>> started;
+    cs.start("steward", 4321, "scopevisor steward command ls", [&](std::string u, std::string e) {
+        started.emplace(std::move(u), std::move(e));
+    });
+    // Nothing touches the manager off the loop thread.
+    EXPECT_TRUE(mgr.starts.empty());
+    loop.runPending();
+    ASSERT_EQ(mgr.starts.size(), 1u);
+    const ScopeRequest& req = mgr.starts.front().req;
+    EXPECT_EQ(req.pid, 4321);
+    EXPECT_EQ(req.unit, CommandScopes::unitName("steward", 4321, loop.now()));
+    EXPECT_TRUE(req.unit.starts_with("scopevisor-steward-4321-")) << req.unit;
+    auto prop = [&](const std::string& name) -> const UnitProperty* {
+        for (const auto& p : req.properties)
+            if (p.name == name)
+                return &p;
+        return nullptr;
+    };
+    ASSERT_TRUE(prop("Slice"));
+    EXPECT_EQ(std::get<std::string>(prop("Slice")->value), "scopevisor.slice");
+    EXPECT_EQ(std::get<std::string>(prop("Description")->value), "scopevisor steward command ls");
+    EXPECT_EQ(std::get<int32_t>(prop("KillSignal")->value), SIGKILL);
+    EXPECT_FALSE(started);
+    const std::string unit = req.unit;
+    mgr.finishStart();
+    ASSERT_TRUE(started);
+    EXPECT_EQ(started->first, unit);
+    EXPECT_EQ(started->second, "");
+
+    std::optional<std::string> killed;
+    cs.kill(unit, [&](std::string e) { killed = std::move(e); });
+    loop.runPending();
+    ASSERT_EQ(mgr.stops.size(), 1u);
+    EXPECT_EQ(mgr.stops.front().unit, unit);
+    mgr.finishStop();
+    EXPECT_EQ(killed, "");
+}
+
+TEST(CommandScopes, FailedJobCarriesSystemdsReason) {
+    test::FakeLoop loop;
+    FakeManager mgr;
+    CommandScopes cs(loop, &mgr);
+    std::string unit, error;
+    cs.start("steward", 7, "d", [&](std::string u, std::string e) {
+        unit = std::move(u);
+        error = std::move(e);
+    });
+    loop.runPending();
+    mgr.finishStart("Access denied");
+    EXPECT_EQ(unit, "");
+    EXPECT_NE(error.find("couldn't create scope scopevisor-steward-7-"), std::string::npos) << error;
+    EXPECT_NE(error.find("Access denied"), std::string::npos) << error;
+}
+
+TEST(CommandScopes, DirectBackendHasNoScopes) {
+    test::FakeLoop loop;
+    CommandScopes cs(loop, nullptr);
+    bool answered = false;
+    cs.start("steward", 7, "d", [&](std::string u, std::string e) {
+        answered = true;
+        EXPECT_EQ(u, "");
+        EXPECT_EQ(e, "");
+    });
+    EXPECT_TRUE(answered);
+    std::string err;
+    cs.kill("scopevisor-steward-7-1.scope", [&](std::string e) { err = std::move(e); });
+    EXPECT_NE(err.find("no scope"), std::string::npos);
+}
+
+TEST(CommandScopes, AnAdapterOwnsOnlyItsOwnScopes) {
+    EXPECT_TRUE(CommandScopes::belongsTo(CommandScopes::unitName("steward", 12, 34), "steward"));
+    EXPECT_FALSE(CommandScopes::belongsTo(CommandScopes::unitName("steward", 12, 34), "xmlrpc"));
+    EXPECT_FALSE(CommandScopes::belongsTo("scopevisor-web.scope", "steward"));
+    EXPECT_FALSE(CommandScopes::belongsTo("scopevisor-steward-.scope", "steward"));
+    EXPECT_FALSE(CommandScopes::belongsTo("scopevisor-steward-1.service", "steward"));
+    EXPECT_EQ(CommandScopes::unitName("supervisor-rs", 5, 6), "scopevisor-supervisor\\x2drs-5-6.scope");
 }

@@ -212,6 +212,21 @@ class NatsClient:
             pass
 
 
+def next_error_log(client, sid, pattern, timeout=10):
+    """The next error log on subscription `sid` whose text contains
+    `pattern`, decoded (each one seen is ACKed); None if none came."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = client.next(sid, max(0.1, end - time.monotonic()))
+        if m is None:
+            break
+        if m.reply:
+            client.pub(m.reply, "confirmed")
+        if pattern in m.message()["Data"][0]:
+            return m.message()
+    return None
+
+
 def kind(method):
     return {"REQHello": "EventNACK", "REQOpCommand": "CommandACK", "REQCliCommand": "CommandACK",
             "REQnCliCommand": "CommandACK", "REQnCliCommandCont": "CommandACK"}.get(method, "EventACK")

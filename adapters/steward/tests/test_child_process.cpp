@@ -72,3 +72,99 @@ TEST(ChildProcess, Cancel) {
     auto r = runCommand({"sleep", "30"}, o);
     EXPECT_TRUE(r.cancelled);
 }
+
+namespace {
+
+std::string exeOf(pid_t pid) {
+    char buf[4096];
+    ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+// Stands in for the daemon's scopes: records what it was asked.
+struct FakePlacement final : Placement {
+    std::string unit = "scopevisor-steward-1-2.scope";
+    std::string placeError, killError;
+    pid_t placedPid = 0;
+    std::string exeWhenPlaced;
+    std::vector<std::string> killed;
+
+    bool place(pid_t pid, const std::vector<std::string>&, std::string* u, std::string* error) override {
+        placedPid = pid;
+        exeWhenPlaced = exeOf(pid);
+        if (!placeError.empty()) {
+            *error = placeError;
+            return false;
+        }
+        *u = unit;
+        return true;
+    }
+    bool killScope(const std::string& u, std::string* error) override {
+        killed.push_back(u);
+        if (killError.empty())
+            return true;
+        *error = killError;
+        return false;
+    }
+};
+
+std::string tempPath(const char* what) { return "/tmp/steward-" + std::string(what) + "-" + std::to_string(getpid()); }
+
+} // namespace
+
+TEST(ChildProcessPlacement, HeldUntilPlaced) {
+    FakePlacement fp;
+    RunOptions o;
+    o.placement = &fp;
+    auto r = runCommand({"echo", "ran"}, o);
+    ASSERT_TRUE(r.started);
+    EXPECT_EQ(r.out, "ran\n");
+    EXPECT_EQ(r.unit, fp.unit);
+    // While being placed the child had not exec'd yet: it was still this
+    // test program, not echo.
+    EXPECT_GT(fp.placedPid, 0);
+    EXPECT_EQ(fp.exeWhenPlaced, exeOf(getpid()));
+    EXPECT_TRUE(fp.killed.empty());
+}
+
+TEST(ChildProcessPlacement, RefusedScopeNeverRuns) {
+    const std::string marker = tempPath("marker");
+    unlink(marker.c_str());
+    FakePlacement fp;
+    fp.placeError = "couldn't create scope x.scope: Access denied";
+    RunOptions o;
+    o.placement = &fp;
+    auto r = runCommand({"touch", marker}, o);
+    EXPECT_FALSE(r.started);
+    EXPECT_EQ(r.startError, fp.placeError);
+    // The held child was killed and reaped before it could run anything.
+    EXPECT_NE(access(marker.c_str(), F_OK), 0);
+    EXPECT_NE(kill(fp.placedPid, 0), 0);
+}
+
+TEST(ChildProcessPlacement, TimeoutKillsTheScope) {
+    FakePlacement fp;
+    fp.killError = "couldn't stop scope: gone wrong";
+    RunOptions o;
+    o.placement = &fp;
+    o.timeout = 300ms;
+    auto r = runCommand({"sleep", "30"}, o);
+    EXPECT_TRUE(r.timedOut);
+    EXPECT_EQ(fp.killed, std::vector<std::string>{fp.unit});
+    EXPECT_EQ(r.killError, fp.killError);
+    // The process group kill still happened: the command is gone.
+    EXPECT_EQ(describeWaitStatus(r.waitStatus), "signal: killed");
+}
+
+TEST(ChildProcessPlacement, NoScopeFallsBackToTheGroup) {
+    FakePlacement fp;
+    fp.unit.clear(); // the direct backend's answer
+    RunOptions o;
+    o.placement = &fp;
+    o.timeout = 300ms;
+    auto r = runCommand({"sleep", "30"}, o);
+    EXPECT_TRUE(r.timedOut);
+    EXPECT_TRUE(r.unit.empty());
+    EXPECT_TRUE(fp.killed.empty());
+    EXPECT_EQ(describeWaitStatus(r.waitStatus), "signal: killed");
+}

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 import steward_gob as sg
-from nats_harness import Daemon, FakeNode, NatsClient, NatsServer, read, subject, wait_for
+from nats_harness import Daemon, FakeNode, NatsClient, NatsServer, next_error_log, read, subject, wait_for
 
 PROGRAMS = """
 [program:sleeper]
@@ -47,17 +47,7 @@ class Setup:
 
     def error_log(self, pattern, timeout=10):
         """The next error log whose text contains `pattern` (ACKed)."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            m = self.client.next(self.errors, max(0.1, end - time.monotonic()))
-            if m is None:
-                break
-            if m.reply:
-                self.client.pub(m.reply, "confirmed")
-            text = m.message()["Data"][0]
-            if pattern in text:
-                return m.message()
-        return None
+        return next_error_log(self.client, self.errors, pattern, timeout)
 
     def close(self):
         rc = self.daemon.stop()

@@ -147,6 +147,30 @@ public:
     virtual int takeListenFd(std::string_view name) = 0;
     // Where adapter state may be kept (created on demand), e.g. /var/lib/scopevisor/<name>.
     virtual std::string stateDirectory() = 0;
+
+    // A transient systemd scope for a process the adapter forked itself (a
+    // command run for a peer), so that its whole tree is accounted and
+    // killed as one, like a program's. The adapter holds the child (blocked
+    // on a pipe) until `done` says where it is:
+    //   unit != "":  it is in that new scope, "scopevisor-<adapter>-<pid>-<n>.scope"
+    //                under scopevisor.slice; let it run.
+    //   both "":     the daemon has no scopes to give (direct backend); the
+    //                adapter keeps the child in a process group of its own.
+    //   error != "": no scope (systemd's reason); the child must not run.
+    // `done` runs once, on any thread, possibly inside this call. The
+    // default is the direct backend's answer.
+    virtual void startCommandScope(pid_t pid, std::string_view description,
+                                   std::function<void(std::string unit, std::string error)> done) {
+        (void)pid;
+        (void)description;
+        done({}, {});
+    }
+    // SIGKILL every process of a scope that startCommandScope made for this
+    // adapter and stop it; `done` runs once it is gone (error "") or with
+    // why not, on any thread, possibly inside this call.
+    virtual void killCommandScope(const std::string& unit, std::function<void(std::string error)> done) {
+        done("no scope " + unit);
+    }
 };
 
 class Adapter {
