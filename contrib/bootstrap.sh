@@ -22,7 +22,7 @@ PACKAGES=(
     libclang-rt-14-dev # libFuzzer for -Dfuzzing=true (only a Recommends of clang)
     libsystemd-dev libsdbus-c++-dev libsdbus-c++-bin
     rapidjson-dev libcpp-httplib-dev libssl-dev libexpat1-dev libyaml-cpp-dev libnats-dev
-    libgcrypt20-dev
+    libgcrypt20-dev libhttp-parser-dev
     # tests
     libgtest-dev libgmock-dev googletest python3 python3-pytest
     # peers and real system pieces the tests talk to

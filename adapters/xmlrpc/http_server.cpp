@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "http_server.h"
 
+#include "http_request_reader.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -72,16 +74,12 @@ bool SocketStream::is_writable() const {
     return pollOne(fd_, POLLOUT, writeTimeoutMs_, &rev) > 0 && !(rev & (POLLERR | POLLHUP)) && !peerGone();
 }
 
-ssize_t SocketStream::read(char* ptr, size_t size) {
-    if (budget_ == 0)
-        return -1; // request larger than allowed: the connection ends
+bool SocketStream::peek(const char** data, size_t* size) {
     if (!fill(readTimeoutMs_))
-        return -1;
-    size_t n = std::min({size, buf_.size() - off_, budget_});
-    memcpy(ptr, buf_.data() + off_, n);
-    off_ += n;
-    budget_ -= n;
-    return ssize_t(n);
+        return false;
+    *data = buf_.data() + off_;
+    *size = buf_.size() - off_;
+    return true;
 }
 
 ssize_t SocketStream::write(const char* ptr, size_t size) {
@@ -143,14 +141,12 @@ bool SocketStream::peerGone() const {
 
 // ---- MemoryStream -------------------------------------------------------------
 
-ssize_t MemoryStream::read(char* ptr, size_t size) {
-    if (budget_ == 0 || pos_ >= in_.size())
-        return -1;
-    size_t n = std::min({size, in_.size() - pos_, budget_});
-    memcpy(ptr, in_.data() + pos_, n);
-    pos_ += n;
-    budget_ -= n;
-    return ssize_t(n);
+bool MemoryStream::peek(const char** data, size_t* size) {
+    if (pos_ >= in_.size())
+        return false;
+    *data = in_.data() + pos_;
+    *size = std::min(in_.size() - pos_, readSize_);
+    return true;
 }
 
 ssize_t MemoryStream::write(const char* ptr, size_t size) {
@@ -212,61 +208,6 @@ void GrowingPool::shutdown() {
 // ---- HttpServer -------------------------------------------------------------------
 
 namespace {
-
-// Longest request line and header line taken (8 KiB, the usual limit of
-// HTTP servers); the whole head is also bounded by the read budget.
-constexpr size_t kMaxLineBytes = 8192;
-
-enum class LineRead { Ok, Closed, TooLong };
-
-// One line without its CRLF (a bare LF ends a line too, RFC 7230 §3.5).
-LineRead readLine(ConnStream& stream, std::string* line) {
-    line->clear();
-    char c;
-    for (;;) {
-        if (stream.read(&c, 1) != 1)
-            return LineRead::Closed;
-        if (c == '\n')
-            break;
-        if (line->size() >= kMaxLineBytes)
-            return LineRead::TooLong;
-        line->push_back(c);
-    }
-    if (!line->empty() && line->back() == '\r')
-        line->pop_back();
-    return LineRead::Ok;
-}
-
-// "METHOD SP target SP HTTP/1.x", nothing more, nothing less.
-bool parseRequestLine(const std::string& line, http::Request* req) {
-    const auto a = line.find(' ');
-    if (a == std::string::npos || a == 0)
-        return false;
-    const auto b = line.find(' ', a + 1);
-    if (b == std::string::npos || b == a + 1 || line.find(' ', b + 1) != std::string::npos)
-        return false;
-    req->method = line.substr(0, a);
-    req->target = line.substr(a + 1, b - a - 1);
-    req->version = line.substr(b + 1);
-    if (req->version != "HTTP/1.1" && req->version != "HTTP/1.0")
-        return false;
-    for (char c : req->method)
-        if (c < 'A' || c > 'Z')
-            return false;
-    return true;
-}
-
-// "Name: value", blanks around the value dropped; a line without a colon
-// is ignored, as medusa ignores it.
-void parseHeader(const std::string& line, http::Headers* headers) {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos)
-        return;
-    auto begin = line.find_first_not_of(" \t", colon + 1);
-    auto end = line.find_last_not_of(" \t");
-    std::string value = begin == std::string::npos || end < begin ? "" : line.substr(begin, end - begin + 1);
-    headers->emplace(line.substr(0, colon), std::move(value));
-}
 
 bool sameWord(const std::string& a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -357,7 +298,6 @@ void HttpServer::serveConnection(ConnStream& stream, Connection& conn) {
         conn.closeAfter = false;
         conn.bigReply = false;
         conn.user.clear();
-        stream.setReadBudget(limits_.maxHeaderBytes + limits_.maxBodyBytes);
         const bool keep = processRequest(stream, conn, count == 1);
         // A large reply (getAllProcessInfo of a thousand programs is over a
         // megabyte) leaves its memory in this thread's malloc arena, which
@@ -374,41 +314,21 @@ void HttpServer::serveConnection(ConnStream& stream, Connection& conn) {
 bool HttpServer::processRequest(ConnStream& stream, Connection& conn, bool lastAllowed) {
     http::Request req;
     http::Response res;
-    std::string line;
-    switch (readLine(stream, &line)) {
-    case LineRead::Closed: return false;
-    case LineRead::TooLong:
-        res.status = 414;
-        conn.closeAfter = true;
-        writeResponse(stream, req, res, conn);
-        return false;
-    case LineRead::Ok: break;
-    }
-    bool headOk = parseRequestLine(line, &req);
-    for (;;) {
-        const LineRead r = readLine(stream, &line);
-        if (r != LineRead::Ok) {
-            headOk = false;
-            break;
-        }
-        if (line.empty())
-            break;
-        parseHeader(line, &req.headers);
-    }
-    if (!headOk) {
-        res.status = 400;
+    RequestReader reader(stream, req, limits_.maxHeaderBytes);
+    if (const int refused = reader.readHead(); refused != 0) {
+        if (refused < 0)
+            return false; // the peer went away between requests
+        res.status = refused;
         conn.closeAfter = true;
         writeResponse(stream, req, res, conn);
         return false;
     }
-    const std::string connection = req.header("Connection");
-    if (lastAllowed || sameWord(connection, "close") ||
-        (req.version == "HTTP/1.0" && !sameWord(connection, "keep-alive")))
+    if (lastAllowed || !reader.keepAlive())
         conn.closeAfter = true;
 
     bool routed;
     try {
-        routed = route(stream, req, res, conn);
+        routed = route(stream, reader, req, res, conn);
     } catch (...) {
         res.body.clear();
         res.provider = nullptr;
@@ -418,27 +338,30 @@ bool HttpServer::processRequest(ConnStream& stream, Connection& conn, bool lastA
             res.status = 500;
         routed = true;
     }
+    // A body nobody read (a GET with one, a POST refused on its head)
+    // leaves the connection in the middle of a request: it ends after the
+    // answer.
+    if (!reader.complete())
+        conn.closeAfter = true;
     if (res.status == -1)
         res.status = routed ? 200 : 404;
     return writeResponse(stream, req, res, conn) && !conn.closeAfter;
 }
 
-bool HttpServer::route(ConnStream& stream, http::Request& req, http::Response& res, Connection& conn) {
+bool HttpServer::route(ConnStream& stream, RequestReader& reader, http::Request& req, http::Response& res,
+                       Connection& conn) {
     if (preRouting_ && preRouting_(req, res) == Routed::Handled)
         return true;
     if (req.method != "POST" || !post_)
         return false;
     // supervisord reads a request body by its Content-Length only; a
     // chunked request body is refused rather than half understood.
-    const std::string cl = req.header("Content-Length");
-    if (req.hasHeader("Transfer-Encoding") || cl.empty() || cl.size() > 15 ||
-        cl.find_first_not_of("0123456789") != std::string::npos) {
-        res.status = req.hasHeader("Transfer-Encoding") || !cl.empty() ? 400 : 411;
+    if (reader.chunked() || !reader.hasLength()) {
+        res.status = reader.chunked() ? 400 : 411;
         conn.closeAfter = true;
         return true;
     }
-    const size_t length = std::stoull(cl);
-    if (length > limits_.maxBodyBytes) {
+    if (reader.length() > limits_.maxBodyBytes) {
         res.status = 413;
         conn.closeAfter = true;
         return true;
@@ -448,15 +371,10 @@ bool HttpServer::route(ConnStream& stream, http::Request& req, http::Response& r
         if (stream.write(kContinue, sizeof kContinue - 1) < 0)
             return false;
     }
-    req.body.resize(length);
-    for (size_t got = 0; got < length;) {
-        const ssize_t n = stream.read(req.body.data() + got, length - got);
-        if (n <= 0) {
-            res.status = 400; // the body ended early
-            conn.closeAfter = true;
-            return true;
-        }
-        got += size_t(n);
+    if (!reader.readBody()) {
+        res.status = 400; // the body ended early
+        conn.closeAfter = true;
+        return true;
     }
     post_(req, res);
     return true;

@@ -4,9 +4,10 @@
 // connection loop that keeps one buffered stream per connection (pipelined
 // requests work), reads SO_PEERCRED once for unix sockets, skips the blank
 // lines some clients send after a request (supervisorctl's `tail -f` does),
-// and parses and answers each request (http_message.h) in supervisord's
-// dispatch order: pre-routing (auth, /logtail, errors), then the body of a
-// POST and the POST handler, then error pages and a last look at headers.
+// and has each request read by http-parser (http_request_reader.h) and
+// answered (http_message.h) in supervisord's dispatch order: pre-routing
+// (auth, /logtail, errors), then the body of a POST and the POST handler,
+// then error pages and a last look at headers.
 #pragma once
 
 #include <atomic>
@@ -31,8 +32,11 @@ namespace scopevisor::xmlrpc {
 class ConnStream {
 public:
     virtual ~ConnStream() = default;
-    // Up to `size` bytes; <= 0 on timeout, close or an exhausted budget.
-    virtual ssize_t read(char* ptr, size_t size) = 0;
+    // The bytes received and not consumed yet, reading more when there are
+    // none; false on timeout or close. They stay valid until consume().
+    virtual bool peek(const char** data, size_t* size) = 0;
+    // The first `size` bytes peek() gave are used up.
+    virtual void consume(size_t size) = 0;
     // All `size` bytes, or -1.
     virtual ssize_t write(const char* ptr, size_t size) = 0;
     // The peer can take more (a log stream checks before each chunk).
@@ -45,8 +49,6 @@ public:
     virtual bool skipBlankLines(int timeoutMs, const std::atomic<bool>& stopping) = 0;
     // The peer closed or reset the connection.
     virtual bool peerGone() const = 0;
-    // A cap on the bytes read for the next request (headers and body).
-    virtual void setReadBudget(size_t bytes) = 0;
 };
 
 // A connected socket.
@@ -54,12 +56,12 @@ class SocketStream final : public ConnStream {
 public:
     SocketStream(int fd, bool isUnix, int readTimeoutMs, int writeTimeoutMs);
     bool is_writable() const override;
-    ssize_t read(char* ptr, size_t size) override;
+    bool peek(const char** data, size_t* size) override;
+    void consume(size_t size) override { off_ += size; }
     ssize_t write(const char* ptr, size_t size) override;
     bool waitForInput(int timeoutMs, const std::atomic<bool>& stopping) override;
     bool skipBlankLines(int timeoutMs, const std::atomic<bool>& stopping) override;
     bool peerGone() const override;
-    void setReadBudget(size_t bytes) override { budget_ = bytes; }
 
 private:
     bool fill(int timeoutMs);
@@ -68,30 +70,32 @@ private:
     int readTimeoutMs_, writeTimeoutMs_;
     std::string buf_;
     size_t off_ = 0;
-    size_t budget_ = SIZE_MAX;
 };
 
 // Bytes in memory: the fuzz target and the unit tests.
 class MemoryStream final : public ConnStream {
 public:
-    explicit MemoryStream(std::string input) : in_(std::move(input)) {}
+    // peek() gives at most `readSize` bytes at a time, as a socket gives
+    // a request in as many reads as the network chose.
+    explicit MemoryStream(std::string input, size_t readSize = SIZE_MAX)
+        : in_(std::move(input)), readSize_(readSize ? readSize : 1) {}
     // A stream to an in-memory peer ends after a bounded number of writes
     // or checks (a log stream with nothing to say only checks).
     bool is_writable() const override { return writes_ < 256 && ++checks_ < 1000; }
-    ssize_t read(char* ptr, size_t size) override;
+    bool peek(const char** data, size_t* size) override;
+    void consume(size_t size) override { pos_ += size; }
     ssize_t write(const char* ptr, size_t size) override;
     bool waitForInput(int, const std::atomic<bool>&) override { return pos_ < in_.size(); }
     bool skipBlankLines(int, const std::atomic<bool>&) override;
     bool peerGone() const override { return pos_ >= in_.size(); }
-    void setReadBudget(size_t bytes) override { budget_ = bytes; }
     const std::string& output() const { return out_; }
 
 private:
     std::string in_, out_;
+    size_t readSize_;
     size_t pos_ = 0;
     size_t writes_ = 0;
     mutable size_t checks_ = 0;
-    size_t budget_ = SIZE_MAX;
 };
 
 // What a request handler knows about its connection.
@@ -139,6 +143,8 @@ struct ServerLimits {
     int writeTimeoutMs = 30000;
 };
 
+class RequestReader;
+
 class HttpServer {
 public:
     enum class Routed { Handled, Unhandled };
@@ -180,7 +186,8 @@ private:
     void serveSocket(int fd);
     // One request; false: the connection must end.
     bool processRequest(ConnStream& stream, Connection& conn, bool lastAllowed);
-    bool route(ConnStream& stream, http::Request& req, http::Response& res, Connection& conn);
+    bool route(ConnStream& stream, RequestReader& reader, http::Request& req, http::Response& res,
+               Connection& conn);
     // Connection: close when conn.closeAfter (checked after the error handler).
     bool writeResponse(ConnStream& stream, const http::Request& req, http::Response& res, Connection& conn);
     bool writeChunks(ConnStream& stream, http::Response& res);

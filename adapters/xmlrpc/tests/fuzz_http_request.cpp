@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Fuzz target: the HTTP request path of the adapter, from raw connection
-// bytes: the server's request parsing under its connection loop (keep-alive,
-// pipelining, blank lines), Basic auth, dispatch, XML-RPC, log streams,
-// on an in-memory engine. The first byte chooses the endpoint's settings.
+// bytes: the requests read by http-parser (http_request_reader.cpp) under
+// the server's connection loop (keep-alive, pipelining, blank lines, limits),
+// Basic auth, dispatch, XML-RPC, log streams, on an in-memory engine. The
+// first byte chooses the endpoint's settings, and whether the bytes arrive
+// all at once or three at a time (requests split across reads).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -34,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     HttpServer srv(limits);
     srv.pretendListening();
     service.install(srv, ep);
-    MemoryStream stream(std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
+    MemoryStream stream(std::string(reinterpret_cast<const char*>(data) + 1, size - 1), mode & 128 ? 3 : SIZE_MAX);
     Connection conn;
     conn.isUnix = ep.isUnix;
     conn.hasPeer = true;

@@ -144,11 +144,11 @@ struct Http : ::testing::Test {
     FakeHost host;
     Service service{host, ServiceOptions{0, 0}};
 
-    std::string serve(const std::string& input, EndpointConfig ep = {}) {
+    std::string serve(const std::string& input, EndpointConfig ep = {}, size_t readSize = SIZE_MAX) {
         HttpServer srv;
         srv.pretendListening();
         service.install(srv, ep);
-        MemoryStream stream(input);
+        MemoryStream stream(input, readSize);
         Connection conn;
         conn.isUnix = ep.isUnix;
         conn.hasPeer = true;
@@ -206,6 +206,9 @@ TEST_F(Http, RequestFraming) {
     // Expect: 100-continue gets its interim answer, then the real one.
     std::string out = serve(post(body, "Expect: 100-continue\r\n"));
     EXPECT_EQ(out.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 0), 0u) << out;
+    // Blanks around a header value are not part of it.
+    out = serve(post(body, "Expect: \t 100-Continue \t\r\n"));
+    EXPECT_EQ(out.rfind("HTTP/1.1 100 Continue\r\n", 0), 0u) << out;
     EXPECT_NE(out.find("Content-Length: "), std::string::npos);
     EXPECT_NE(out.find("Keep-Alive: timeout="), std::string::npos);
     // A chunked request body is refused, and the connection ends there.
@@ -230,6 +233,67 @@ TEST_F(Http, RequestFraming) {
     EXPECT_EQ(out.rfind("HTTP/1.1 200 OK", 0), 0u) << out;
     EXPECT_EQ(serve("get / HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
     EXPECT_EQ(serve("GET / HTTP/2.0\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+}
+
+TEST_F(Http, HeadLimitsAndMalformedHeads) {
+    // Headers over 64 KiB in all (each line under 8 KiB): 431.
+    std::string head = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 10; ++i)
+        head += "X-" + std::to_string(i) + ": " + std::string(7000, 'a') + "\r\n";
+    std::string out = serve(head + "\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 431", 0), 0u) << out.substr(0, 200);
+    EXPECT_NE(out.find("Connection: close"), std::string::npos);
+    // Just under the limit is fine.
+    EXPECT_EQ(serve("GET /ok.html HTTP/1.1\r\nX: " + std::string(8000, 'a') + "\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+    // A header line without a colon, a Content-Length that is not a
+    // number, two different ones, or one beside a Transfer-Encoding: 400.
+    EXPECT_EQ(serve("GET / HTTP/1.1\r\nno colon here\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+    EXPECT_EQ(serve("POST /RPC2 HTTP/1.1\r\nContent-Length: 1x\r\n\r\n1x").rfind("HTTP/1.1 400", 0), 0u);
+    EXPECT_EQ(serve("POST /RPC2 HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n123").rfind("HTTP/1.1 400", 0),
+              0u);
+    EXPECT_EQ(serve("POST /RPC2 HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+                  .rfind("HTTP/1.1 400", 0),
+              0u);
+    // A body over 8 MiB is refused on its head, before it is read.
+    out = serve("POST /RPC2 HTTP/1.1\r\nContent-Length: 9000000\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+    EXPECT_NE(out.find("Connection: close"), std::string::npos);
+    // The head cut short: 400.
+    EXPECT_EQ(serve("GET / HTTP/1.1\r\nHost: x\r\n").rfind("HTTP/1.1 400", 0), 0u);
+}
+
+TEST_F(Http, UnreadBodyEndsTheConnection) {
+    // A GET with a body is answered, but the body is not taken for the
+    // next request: the connection closes after the answer.
+    std::string out = serve("GET /ok.html HTTP/1.1\r\nContent-Length: 24\r\n\r\nGET /ok.html HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(count(out, "HTTP/1.1 "), 1u) << out;
+    EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+    EXPECT_NE(out.find("Connection: close"), std::string::npos);
+    // A POST whose body is read keeps the connection for the next one.
+    const std::string body = rpcBody("supervisor.getVersion");
+    out = serve(post(body) + "GET /ok.html HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(count(out, "HTTP/1.1 200 OK"), 2u) << out;
+}
+
+TEST_F(Http, RequestsSplitAcrossReadsAnswerAsWhole) {
+    // The parser is fed what each read brings: one byte at a time must
+    // give the same answers as the whole request at once.
+    const std::string body = rpcBody("supervisor.getVersion");
+    const std::string inputs[] = {
+        "\r\n" + post(body) + "\r\n" + post(body, "Expect: 100-continue\r\n"),
+        "GET /ok.html HTTP/1.0\nConnection: keep-alive\n\nGET /ok.html HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n",
+        "POST /RPC2 HTTP/1.1\r\nContent-Length: 50\r\n\r\n<methodCall>",
+        "POST /RPC2 HTTP/1.1\r\nX:   spaced  \r\nContent-Length:  " + std::to_string(body.size()) + " \r\n\r\n" + body,
+    };
+    for (const std::string& in : inputs) {
+        const std::string whole = serve(in);
+        EXPECT_EQ(serve(in, {}, 1), whole) << in.substr(0, 100);
+        EXPECT_EQ(serve(in, {}, 7), whole) << in.substr(0, 100);
+        EXPECT_EQ(whole.rfind("HTTP/1.1 ", 0), 0u) << whole;
+    }
+    EXPECT_EQ(count(serve(inputs[0], {}, 1), "HTTP/1.1 200 OK"), 2u);
 }
 
 TEST_F(Http, BasicAuthGuardsEverything) {

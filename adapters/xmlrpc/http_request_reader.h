@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Reads one HTTP/1.x request from a connection with nodejs's http-parser
+// (Debian's libhttp-parser): the library frames the request line, the
+// headers and a Content-Length body, and stops at the end of the request,
+// so pipelined requests stay in the connection's buffer for the next
+// reader. What is kept here: the pieces the library hands over, and the
+// limits a request must stay within.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <http_parser.h>
+
+#include "http_message.h"
+
+namespace scopevisor::xmlrpc {
+
+class ConnStream;
+
+class RequestReader {
+public:
+    // The longest request target, and the longest header line taken
+    // (8 KiB, the usual limit of HTTP servers).
+    static constexpr size_t kMaxLineBytes = 8192;
+
+    // Fills `req`; the head (request line and headers) may take up to
+    // `maxHeaderBytes` of the stream.
+    RequestReader(ConnStream& stream, http::Request& req, size_t maxHeaderBytes);
+    RequestReader(const RequestReader&) = delete;
+    RequestReader& operator=(const RequestReader&) = delete;
+
+    // Reads the request line and the headers. 0: read; -1: the peer went
+    // away before sending a byte of it; else the HTTP status to refuse the
+    // request with: 400 (malformed, not HTTP/1.0 or 1.1, a header line over
+    // kMaxLineBytes, cut short), 414 (target over kMaxLineBytes) or 431
+    // (head over maxHeaderBytes).
+    int readHead();
+    // The request allows the connection to go on (HTTP/1.1 unless
+    // "Connection: close", HTTP/1.0 with "Connection: keep-alive").
+    bool keepAlive() const { return http_should_keep_alive(&parser_) != 0; }
+    // A Transfer-Encoding (hence chunked) body follows.
+    bool chunked() const { return (parser_.flags & F_CHUNKED) != 0 || parser_.uses_transfer_encoding; }
+    bool hasLength() const { return (parser_.flags & F_CONTENTLENGTH) != 0; }
+    uint64_t length() const { return hasLength() ? parser_.content_length : 0; }
+    // Reads the Content-Length body into the request; false when the
+    // stream ends before the body does.
+    bool readBody();
+    // Every byte of the request has been read: the next one starts the
+    // next request.
+    bool complete() const { return complete_; }
+
+private:
+    // Paused: a callback stopped the parser at the end of the head or of
+    // the request; Closed: the stream ended first; Failed: the parser (or
+    // a callback) refused the bytes; Full: `cap` bytes were fed first.
+    enum class Run { Paused, Closed, Failed, Full };
+    // Feeds the stream's bytes to the parser, counting them in *fed,
+    // until it pauses or *fed reaches `cap`.
+    Run run(size_t cap, size_t* fed);
+    void commitHeader();
+    static const http_parser_settings& settings();
+    static RequestReader& self(http_parser* p) { return *static_cast<RequestReader*>(p->data); }
+
+    ConnStream& stream_;
+    http::Request& req_;
+    http_parser parser_;
+    size_t maxHeaderBytes_;
+    std::string field_, value_;
+    bool inValue_ = false;
+    bool headDone_ = false;
+    bool complete_ = false;
+    int refuse_ = 0; // the status a callback chose to refuse the request with
+};
+
+} // namespace scopevisor::xmlrpc
