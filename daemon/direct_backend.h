@@ -11,8 +11,9 @@
 // backend: a process that leaves the group on purpose (setsid(), a
 // double-forking daemon) escapes it; only a scope catches those.
 //
-// Exits are watched through the main process's pidfd on the loop, so the
-// daemon needs no SIGCHLD handler and never reaps a child it does not own.
+// Exits are watched through the main process's pidfd on the loop
+// (exit_watcher.h), so the daemon needs no SIGCHLD handler and never reaps a
+// child it does not own.
 #pragma once
 
 #include <condition_variable>
@@ -23,6 +24,7 @@
 #include <unordered_map>
 
 #include "backend.h"
+#include "exit_watcher.h"
 #include "loop.h"
 #include "spawn.h"
 
@@ -88,14 +90,6 @@ private:
     std::thread spawner_;                   // started by the first spawn()
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
-    struct Watch {
-        int pidfd = -1;
-        bool ownsFd = false; // a dup kept after cleanup(): close it when done
-        SourcePtr source;
-        ExitFn exited; // empty after cleanup(): reap only
-    };
-    void watch(pid_t pid, int pidfd, bool ownsFd, ExitFn exited);
-    void onPidfd(pid_t pid);
     // A child between fork and exec.
     struct Pending {
         Child child;
@@ -110,7 +104,7 @@ private:
     std::unordered_map<pid_t, Pending> pending_;
 
     Loop& loop_;
-    std::unordered_map<pid_t, Watch> watches_;
+    ExitWatcher exits_{loop_};
 };
 
 } // namespace scopevisor

@@ -25,24 +25,6 @@ namespace {
 
 constexpr uint64_t kUsecPerSec = 1000000;
 
-int toWaitStatus(const siginfo_t& info) {
-    switch (info.si_code) {
-    case CLD_EXITED:
-        return (info.si_status & 0xff) << 8;
-    case CLD_KILLED:
-        return info.si_status & 0x7f;
-    case CLD_DUMPED:
-        return (info.si_status & 0x7f) | 0x80;
-    default:
-        return 0;
-    }
-}
-
-void reap(pid_t pid) {
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-}
-
 void closeFd(int& fd) {
     if (fd >= 0)
         ::close(fd);
@@ -199,11 +181,6 @@ SystemdBackend::~SystemdBackend() {
         abandon(st);
     }
     starts_.clear();
-    for (auto& [pid, w] : watches_) {
-        w.source.reset();
-        if (w.ownsFd)
-            closeFd(w.pidfd);
-    }
     mgr_.reset();
 }
 
@@ -333,7 +310,7 @@ void SystemdBackend::onExecResult(uint64_t id) {
     Child c = s.forked.child;
     c.unit = s.unit;
     try {
-        watch(c.pid, c.pidfd, false, std::move(s.exited));
+        exits_.watch(c.pid, c.pidfd, std::move(s.exited));
     } catch (const std::exception& ex) {
         pidfdSendSignal(c.pidfd, SIGKILL);
         reap(c.pid);
@@ -360,42 +337,6 @@ void SystemdBackend::stopScope(const std::string& unit) {
     });
 }
 
-void SystemdBackend::watch(pid_t pid, int pidfd, bool ownsFd, ExitFn exited) {
-    Watch w;
-    w.pidfd = pidfd;
-    w.ownsFd = ownsFd;
-    w.exited = std::move(exited);
-    w.source = loop_.addIo(pidfd, EPOLLIN, [this, pid](uint32_t) { onPidfd(pid); });
-    watches_[pid] = std::move(w);
-}
-
-void SystemdBackend::onPidfd(pid_t pid) {
-    auto it = watches_.find(pid);
-    if (it == watches_.end())
-        return;
-    // WNOWAIT: the zombie keeps its pid reserved while the engine handles
-    // the exit (see Backend::spawn).
-    siginfo_t info{};
-    int rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(it->second.pidfd), &info,
-                      WEXITED | WNOHANG | WNOWAIT);
-    if (rc < 0 && errno == EINTR)
-        return;
-    if (rc == 0 && info.si_pid == 0)
-        return;
-    bool known = rc == 0;
-    int status = known ? toWaitStatus(info) : 0;
-
-    Watch w = std::move(it->second);
-    watches_.erase(it);
-    w.source.reset();
-    if (w.ownsFd)
-        closeFd(w.pidfd);
-    if (w.exited)
-        w.exited(status, known); // may destroy this backend: touch no member after it
-    if (known)
-        reap(pid);
-}
-
 int SystemdBackend::kill(const Child& c, int sig, bool tree) {
     if (c.pid <= 0)
         return ESRCH;
@@ -412,7 +353,7 @@ Status SystemdBackend::adopt(const std::string&, const Child& c, ExitFn exited) 
         return Error{ErrorCode::Failed, "no pidfd for pid " + std::to_string(c.pid)};
     try {
         // Not our child: its exit status cannot be read (known = false).
-        watch(c.pid, c.pidfd, false, std::move(exited));
+        exits_.watch(c.pid, c.pidfd, std::move(exited));
         // Its scope holds the name until cleanup() has stopped it, as for
         // a program we spawned ourselves.
         if (!c.unit.empty())
@@ -425,25 +366,12 @@ Status SystemdBackend::adopt(const std::string&, const Child& c, ExitFn exited) 
 
 void SystemdBackend::cleanup(const Child& c) {
     if (c.pid > 0) {
-        auto it = watches_.find(c.pid);
-        if (it != watches_.end()) {
+        if (exits_.watching(c.pid)) {
             // The exit was not seen yet (the engine gave up on the program):
             // kill it, reap it when it is gone, without telling the engine.
             if (c.pidfd >= 0)
                 pidfdSendSignal(c.pidfd, SIGKILL);
-            it->second.source.reset();
-            int dup = c.pidfd >= 0 ? ::fcntl(c.pidfd, F_DUPFD_CLOEXEC, 3) : -1;
-            if (it->second.ownsFd)
-                closeFd(it->second.pidfd);
-            watches_.erase(it);
-            try {
-                if (dup < 0)
-                    throw std::runtime_error("no pidfd");
-                watch(c.pid, dup, true, nullptr);
-            } catch (const std::exception&) {
-                closeFd(dup);
-                reap(c.pid);
-            }
+            exits_.forget(c.pid, c.pidfd);
         }
     }
     if (!c.unit.empty())

@@ -17,7 +17,8 @@
 //
 // A tree kill is KillUnit(who=all). cleanup() SIGKILLs whatever is left in
 // the scope and stops it, so nothing the program forked escapes. Exits of
-// the main process are watched through its pidfd, as in the direct backend.
+// the main process are watched through its pidfd (exit_watcher.h), as in the
+// direct backend.
 //
 // Programs must survive the daemon (they live in their own scopes), so the
 // backend asks forkChild for pipes that outlive it (keepPipesAlive).
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "exit_watcher.h"
 #include "loop.h"
 #include "spawn.h"
 #include "systemd_manager.h"
@@ -107,12 +109,6 @@ private:
     struct NameSlot {
         std::deque<std::function<void()>> waiting; // spawns queued behind the current scope
     };
-    struct Watch {
-        int pidfd = -1;
-        bool ownsFd = false;
-        SourcePtr source;
-        ExitFn exited; // empty after cleanup(): reap only
-    };
 
     void acquire(const std::string& unit, std::function<void()> fn);
     void release(const std::string& unit);
@@ -121,15 +117,12 @@ private:
     void onExecResult(uint64_t id);
     void abandon(Start& st);
     void stopScope(const std::string& unit);
-    void watch(pid_t pid, int pidfd, bool ownsFd, ExitFn exited);
 
 public:
     // A program a previous daemon left in its scope: watch its pidfd.
     Status adopt(const std::string& namespec, const Child& c, ExitFn exited) override;
 
 private:
-    void onPidfd(pid_t pid);
-
     Loop& loop_;
     std::unique_ptr<SystemdManager> mgr_;
     std::string slice_;
@@ -137,7 +130,7 @@ private:
     uint64_t nextId_ = 1;
     std::unordered_map<uint64_t, Start> starts_;
     std::unordered_map<std::string, NameSlot> names_; // a present entry: the name is taken
-    std::unordered_map<pid_t, Watch> watches_;
+    ExitWatcher exits_{loop_};
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

@@ -42,6 +42,8 @@ Requires root, systemd-nspawn (systemd-container) and nsenter, setpriv
 (util-linux).
 """
 
+import contextlib
+import ctypes
 import os
 import secrets
 import shutil
@@ -98,6 +100,28 @@ def wait_for(pred, timeout=20.0, step=0.1):
             return v
         time.sleep(step)
     return pred()
+
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@contextlib.contextmanager
+def netns_of(pid):
+    """This thread in the network namespace of `pid` (a container's leader)
+    for a while: sockets made inside stay there, so a test on the host talks
+    to the container's loopback, which --private-network keeps apart."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
+    try:
+        if _libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns into the container's network")
+        yield
+    finally:
+        if _libc.setns(own, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns back")
+        os.close(own)
+        os.close(target)
 
 
 def _raise_on_sigterm(signum, _frame):

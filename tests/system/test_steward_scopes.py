@@ -7,15 +7,13 @@ that outlives its MethodTimeout is killed with everything it forked, even a
 process that left its process group. The direct backend's process groups
 are covered by adapters/steward/tests."""
 
-import contextlib
-import ctypes
 import os
 import re
 import sys
 
 import pytest
 
-from container import Container
+from container import Container, netns_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "adapters", "steward", "tests"))
@@ -38,27 +36,6 @@ broker_address = 127.0.0.1:{NATS_PORT}
 nats_connect_retry_interval = 1
 start_pub_hello = 2
 """
-
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-@contextlib.contextmanager
-def netns_of(pid):
-    """This thread in the network namespace of `pid` for a while: sockets
-    made inside stay there, so the test talks to the container's loopback."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
-    try:
-        if _libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns into the container's network")
-        yield
-    finally:
-        if _libc.setns(own, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns back")
-        os.close(own)
-        os.close(target)
-
 
 class Central:
     """The fake central inside the container's network."""
