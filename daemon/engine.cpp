@@ -191,9 +191,10 @@ void Engine::saveState() {
     std::string err;
     if (!writeStateFile(stateFile_, state, &err))
         log::warn("cannot save the state: " + err);
-    state.clear();
-    // The records were a burst of small allocations: give the pages back.
-    malloc_trim(0);
+    // No malloc_trim(0) here: it walks every free chunk of the heap, a
+    // millisecond of the loop after a thousand programs stopped, and this
+    // runs every 100 ms while they change. The records are freed at once and
+    // their memory serves the next save.
 }
 
 // ---- groups -------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <systemd/sd-bus.h>
 
@@ -11,6 +12,25 @@
 #include "program_object.h"
 
 namespace scopevisor::dbus {
+namespace {
+
+// What the kernel may hold of ours that dbus-daemon has not read yet. sd-bus
+// raises a connection's send buffer to 8 MiB, so a burst of signals all goes
+// into the socket at once, and a reply sent after them waits until
+// dbus-daemon has read and routed every one. Kept small, the socket fills,
+// sd-bus holds what does not fit (its fd then polls for POLLOUT) and
+// SignalQueue waits for the bus to catch up: a reply queues behind a few
+// dozen signals at most. The kernel doubles the value for its bookkeeping.
+constexpr int kSendBuffer = 32 * 1024;
+
+void limitSendBuffer(sdbus::IConnection& conn) {
+    const int fd = conn.getEventLoopPollData().fd;
+    // Failing that, signals still go out, only with more queued ahead of a
+    // reply.
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBuffer, sizeof kSendBuffer);
+}
+
+} // namespace
 
 std::string programPath(const std::string& namespec) {
     char* path = nullptr;
@@ -43,6 +63,7 @@ std::unique_ptr<Frontend> Frontend::start(sd_event* ev, Control& control, Fronte
 
 Service::Service(sd_event* ev, Control& control, std::unique_ptr<sdbus::IConnection> conn, FrontendOptions opts)
     : ev_(ev), control_(control), opts_(std::move(opts)), conn_(std::move(conn)) {
+    limitSendBuffer(*conn_);
     auth_ = std::make_unique<Authorizer>(*conn_, !opts_.sessionBus);
     manager_ = std::make_unique<ManagerObject>(*this);
     signals_ = std::make_unique<SignalQueue>(ev, [this] {

@@ -37,7 +37,21 @@ struct Stats {
         return v[std::min(v.size() - 1, size_t(p / 100.0 * double(v.size())))];
     }
     double max() { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
+    double maxAt = 0; // when the slowest began, ms after the operation did
+    std::vector<std::pair<uint64_t, double>> slow; // (CLOCK_MONOTONIC µs at the call, ms) past slowMs
 };
+
+// BENCH_DBUS_SLOW=MS lists every call slower than MS, stamped with
+// CLOCK_MONOTONIC, to line them up with a trace of the daemon (strace -tt
+// prints the wall clock; perf uses the monotonic one).
+double slowMs() {
+    const char* e = getenv("BENCH_DBUS_SLOW");
+    return e ? atof(e) : 0;
+}
+
+uint64_t monotonicUs(Clock::time_point t) {
+    return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
 
 // Counts PropertiesChanged of Program objects by State value.
 class Counter {
@@ -67,32 +81,79 @@ private:
     std::map<std::string, size_t> byState_;
 };
 
-// Reads a property in a loop on its own connection while `busy` is set.
-Stats probe(const PrivateBus& bus, const std::string& path, std::atomic<bool>& busy) {
+// Calls `call` in a loop on a connection of its own while `busy` is set;
+// notes when the slowest call began (ms after `origin`).
+template <typename Call>
+Stats probe(const PrivateBus& bus, Call call, std::atomic<bool>& busy, Clock::time_point origin) {
     auto c = bus.connect();
-    ProgramClient p(*c, path);
     Stats s;
+    auto once = call(*c);
     while (busy) {
         auto t0 = Clock::now();
-        (void)p.StateCode();
-        s.v.push_back(ms(Clock::now() - t0));
+        once();
+        const double d = ms(Clock::now() - t0);
+        if (s.v.empty() || d > s.max())
+            s.maxAt = ms(t0 - origin);
+        s.v.push_back(d);
+        if (slowMs() > 0 && d > slowMs())
+            s.slow.emplace_back(monotonicUs(t0), d);
     }
     return s;
 }
 
-// Run `op` on a connection of its own while probing; returns the probe's stats.
+// A read of the Program property: through dbus-daemon to scopevisord and back.
+auto daemonCall(const std::string& path) {
+    return [path](sdbus::IConnection& c) {
+        auto p = std::make_shared<ProgramClient>(c, path);
+        return [p] { (void)p->StateCode(); };
+    };
+}
+
+// The control: dbus-daemon's own GetId, the same way, at the same time. What
+// it suffers (scheduling on a loaded machine, dbus-daemon busy routing
+// signals) is not scopevisord's doing; what the daemon probe suffers beyond
+// it is.
+auto busCall() {
+    return [](sdbus::IConnection& c) {
+        std::shared_ptr<sdbus::IProxy> p = sdbus::createProxy(c, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+        return [p] {
+            std::string id;
+            p->callMethod("GetId").onInterface("org.freedesktop.DBus").storeResultsTo(id);
+        };
+    };
+}
+
+struct Probed {
+    Stats daemon, bus;
+    double opMs = 0;
+};
+
+// Run `op` on a connection of its own while both probes run.
 template <typename Op>
-Stats underLoad(const PrivateBus& bus, const std::string& probePath, Op op, double* opMs) {
+Probed underLoad(const PrivateBus& bus, const std::string& probePath, Op op) {
     std::atomic<bool> busy{true};
-    Stats s;
-    std::thread prober([&] { s = probe(bus, probePath, busy); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto t0 = Clock::now();
+    Probed r;
+    const auto origin = Clock::now() + std::chrono::milliseconds(50);
+    std::thread daemonProber([&] { r.daemon = probe(bus, daemonCall(probePath), busy, origin); });
+    std::thread busProber([&] { r.bus = probe(bus, busCall(), busy, origin); });
+    std::this_thread::sleep_until(origin);
     op();
-    *opMs = ms(Clock::now() - t0);
+    r.opMs = ms(Clock::now() - origin);
     busy = false;
-    prober.join();
-    return s;
+    daemonProber.join();
+    busProber.join();
+    return r;
+}
+
+void report(const char* what, Probed& r) {
+    printf("%s: %.1f ms\n", what, r.opMs);
+    printf("  property reads (scopevisord): p50 %.3f ms, p99 %.3f ms, max %.3f ms at %+.0f ms (%zu reads)\n",
+           r.daemon.pct(50), r.daemon.pct(99), r.daemon.max(), r.daemon.maxAt, r.daemon.v.size());
+    printf("  GetId (dbus-daemon alone):    p50 %.3f ms, p99 %.3f ms, max %.3f ms at %+.0f ms (%zu calls)\n",
+           r.bus.pct(50), r.bus.pct(99), r.bus.max(), r.bus.maxAt, r.bus.v.size());
+    for (auto [who, st] : {std::pair{"scopevisord", &r.daemon}, std::pair{"dbus-daemon", &r.bus}})
+        for (auto [at, d] : st->slow)
+            printf("  slow %s call at %llu us: %.3f ms\n", who, (unsigned long long)at, d);
 }
 
 } // namespace
@@ -133,21 +194,16 @@ int main(int argc, char** argv) {
         }
         printf("Program property read: p50 %.3f ms, p99 %.3f ms\n", get.pct(50), get.pct(99));
 
-        // The same probe while the daemon has nothing to do: what the
+        // The same probes while the daemon has nothing to do: what the
         // machine itself (scheduling, dbus-daemon) adds to the figures below.
-        double idleMs = 0;
-        Stats idle = underLoad(
-            bus, "/org/scopevisor1/program/p0", [] { std::this_thread::sleep_for(std::chrono::seconds(1)); },
-            &idleMs);
-        printf("Idle daemon, property reads for %.0f ms: p50 %.3f ms, p99 %.3f ms, max %.3f ms (%zu reads)\n", idleMs,
-               idle.pct(50), idle.pct(99), idle.max(), idle.v.size());
+        Probed idle = underLoad(bus, "/org/scopevisor1/program/p0",
+                                [] { std::this_thread::sleep_for(std::chrono::seconds(1)); });
+        report("Idle daemon, probes for", idle);
 
         auto sigConn = bus.connect();
         Counter counter(*sigConn);
         sigConn->enterEventLoopAsync();
 
-        double startMs = 0, stopMs = 0;
-        Stats duringStart = underLoad(bus, "/org/scopevisor1/program/p0", [&] { mgr.StartAll(); }, &startMs);
         bool ok = true;
         auto waitCount = [&](const std::string& st) {
             for (int i = 0; i < 500 && counter.count(st) < size_t(n); ++i)
@@ -157,18 +213,19 @@ int main(int argc, char** argv) {
                 ok = false;
             }
         };
+        Probed start = underLoad(bus, "/org/scopevisor1/program/p0", [&] { mgr.StartAll(); });
         waitCount("STARTING");
         waitCount("RUNNING");
-        printf("StartAll, %d programs (%d state changes signalled): %.1f ms; property reads meanwhile: "
-               "p50 %.3f ms, p99 %.3f ms, max %.3f ms (%zu reads)\n",
-               n, 2 * n, startMs, duringStart.pct(50), duringStart.pct(99), duringStart.max(), duringStart.v.size());
+        const std::string startWhat =
+            "StartAll, " + std::to_string(n) + " programs (" + std::to_string(2 * n) + " state changes signalled)";
+        report(startWhat.c_str(), start);
 
-        Stats duringStop = underLoad(bus, "/org/scopevisor1/program/p0", [&] { mgr.StopAll(); }, &stopMs);
+        Probed stop = underLoad(bus, "/org/scopevisor1/program/p0", [&] { mgr.StopAll(); });
         waitCount("STOPPING");
         waitCount("STOPPED");
-        printf("StopAll, %d programs (%d state changes signalled): %.1f ms; property reads meanwhile: "
-               "p50 %.3f ms, p99 %.3f ms, max %.3f ms (%zu reads)\n",
-               n, 2 * n, stopMs, duringStop.pct(50), duringStop.pct(99), duringStop.max(), duringStop.v.size());
+        const std::string stopWhat =
+            "StopAll, " + std::to_string(n) + " programs (" + std::to_string(2 * n) + " state changes signalled)";
+        report(stopWhat.c_str(), stop);
         sigConn->leaveEventLoop();
         return ok ? 0 : 1;
     } catch (const std::exception& e) {
