@@ -1061,10 +1061,17 @@ void Engine::reopenLogs() {
 }
 
 void Engine::addListener(Listener* l) {
-    loop_.post([this, l] {
+    auto add = [this, l] {
         listeners_.push_back(l);
         hasListeners_ = true;
-    });
+    };
+    // On the loop's own thread at once: the daemon adds the journal sink
+    // before begin(), and a posted add ran only after the output an adopted
+    // program had written while no daemon ran was read, so those lines
+    // reached the buffer but never the journal.
+    if (std::this_thread::get_id() == loopThread_)
+        return add();
+    loop_.post(add);
 }
 
 void Engine::removeListener(Listener* l) {

@@ -79,6 +79,16 @@ def newest_line(c):
     return int(es[-1]["SCOPEVISOR_LINE"]) if es else 0
 
 
+def in_order_up_to_adjacent_swaps(lines, expect):
+    """lines is expect, except that a stderr line "e k" may come just before
+    the stdout line "n 10k" that the program wrote first."""
+    got = list(lines)
+    for i in range(len(got) - 1):
+        if got[i].startswith("e ") and got[i + 1] == "n %d" % (10 * int(got[i].split()[1])):
+            got[i], got[i + 1] = got[i + 1], got[i]
+    return got == expect
+
+
 @pytest.fixture(scope="module")
 def ct(tmp_path_factory):
     with with_config(tmp_path_factory, CONFIG) as c:
@@ -93,12 +103,15 @@ def test_journal_entries_carry_line_numbers(ct):
     for e in es:
         n = int(e["MESSAGE"].split()[1])
         assert int(e["SCOPEVISOR_LINE"]) == n, e
-    # The merged view's numbers: 10 stdout lines, then one stderr line.
+    # The merged view's numbers: 10 stdout lines, then one stderr line. The
+    # program writes "n 10k" just before "e k", but when both pipes are
+    # ready in one turn of the loop either may be read first: stderr line k
+    # is the (11k)-th line or the one before it.
     err = counter_entries(ct, "stderr")
     assert err, "no stderr lines"
     for e in err:
         k = int(e["MESSAGE"].split()[1])
-        assert int(e["SCOPEVISOR_LINE"]) == k and int(e["SCOPEVISOR_SEQ"]) == 11 * k, e
+        assert int(e["SCOPEVISOR_LINE"]) == k and int(e["SCOPEVISOR_SEQ"]) in (11 * k - 1, 11 * k), e
 
 
 def test_kill_9_keeps_the_program_and_its_numbering(ct):
@@ -131,7 +144,8 @@ def test_kill_9_keeps_the_program_and_its_numbering(ct):
     # Newest lines (from the buffer) carry the numbers the journal has.
     first, last, lines = read_log(ct, "counter", "stdout", 0, 10)
     assert len(lines) == 10 and lines == ["n %d" % i for i in range(first, last + 1)]
-    # The merged view too: stderr line k is the (11k)-th line.
+    # The merged view too: stderr line k is the (11k)-th line, or the one
+    # before it when both pipes were read in the same turn (see above).
     first, last, lines = read_log(ct, "counter", "all", 1, 220)
     assert first == 1 and len(lines) == 220
     expect = []
@@ -139,7 +153,7 @@ def test_kill_9_keeps_the_program_and_its_numbering(ct):
         expect.append("n %d" % i)
         if i % 10 == 0:
             expect.append("e %d" % (i // 10))
-    assert lines == expect
+    assert in_order_up_to_adjacent_swaps(lines, expect)
 
 
 def test_refill_after_a_clean_restart(ct):

@@ -192,8 +192,6 @@ def test_numbering_goes_on_after_a_daemon_restart(ct):
         assert first is None and last2 == last
 
 
-@pytest.mark.xfail(strict=False, reason="lines the program wrote while no daemon ran are read by the new daemon "
-                   "and numbered, but some never reach the journal (seen in most runs)")
 def test_the_journal_has_every_line_across_the_restart(ct):
     """Last (after the restart): the journal, and so LOG from line 1, runs
     without a gap into the buffer."""

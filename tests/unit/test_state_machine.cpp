@@ -573,3 +573,24 @@ TEST_F(StateMachine, SpawnedEventCarriesThePidBeforeRunning) {
     EXPECT_EQ(state("b"), ProcessState::Backoff);
     EXPECT_EQ(rec.spawned.size(), 1u);
 }
+
+// Regression: a listener the daemon adds on the loop thread before begin()
+// (the journal sink) took effect only at the loop's first turn, after
+// events of begin() and after output an adopted program had left in its
+// pipe, so those lines never reached the journal.
+TEST_F(StateMachine, ListenerAddedOnTheLoopThreadHearsEverythingFromThenOn) {
+    struct Added : Listener {
+        std::vector<std::string> names;
+        void programAdded(const ProgramInfo& i) override { names.push_back(i.namespec); }
+    } added;
+    config::Config cfg;
+    cfg.groups.push_back(group(proc("a")));
+    EngineOptions o;
+    o.version = "test";
+    engine = std::make_unique<Engine>(loop, backend, std::move(cfg), o);
+    engine->addListener(&added); // no loop turn in between
+    engine->begin();
+    EXPECT_EQ(added.names, std::vector<std::string>{"a"});
+    loop.runPending();
+    EXPECT_EQ(added.names, std::vector<std::string>{"a"}); // told once
+}
