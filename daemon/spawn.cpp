@@ -307,18 +307,8 @@ int rawSetgroups(const std::vector<gid_t>& groups) {
         // thousands of pipes are neither copied nor closed here. Kernels
         // before 5.9 lack the flag: copy the whole table then, and close
         // the rest below like after fork().
-        const bool own = ::syscall(SYS_close_range, unsigned(p.sharedFilesBelow), ~0u, CLOSE_RANGE_UNSHARE) == 0 ||
-                         ::unshare(CLONE_FILES) == 0;
-        const int e = errno;
-        if (p.hold) {
-            // The daemon goes on while a held child waits, but must not
-            // touch the slots before we stopped sharing its table
-            // (spawnHeld): tell it, whatever happened.
-            char ready = 0;
-            ::send(p.releaseFd, &ready, 1, MSG_NOSIGNAL);
-        }
-        if (!own) {
-            errno = e;
+        if (::syscall(SYS_close_range, unsigned(p.sharedFilesBelow), ~0u, CLOSE_RANGE_UNSHARE) < 0 &&
+            ::unshare(CLONE_FILES) < 0) {
             Msg m;
             m.add("couldn't make a file descriptor table: ").err(errno);
             fail(m, false);
@@ -475,7 +465,7 @@ int childMain(void* plan) { runChild(*static_cast<const ChildPlan*>(plan)); }
 // a static initializer; used by the one thread that spawns.
 class ChildSlots {
 public:
-    enum { In, Out, Err, Error, Release, Count };
+    enum { In, Out, Err, Error, Count };
     ChildSlots() {
         for (int& fd : fd_) {
             fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -506,7 +496,7 @@ public:
 
 private:
     static constexpr int kMaxSlot = 64;
-    int fd_[Count] = {-1, -1, -1, -1, -1};
+    int fd_[Count] = {-1, -1, -1, -1};
     bool ok_ = true;
 };
 ChildSlots childSlots;
@@ -553,47 +543,6 @@ pid_t spawnShared(const ChildPlan& plan) {
     const int e = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     errno = e;
-    return pid;
-}
-
-// A held child (see spawn.h) cannot share the daemon's memory while it
-// waits for its scope, so its memory is a copy as with fork(). Its fd table
-// need not be: it starts on the daemon's (CLONE_FILES) and keeps only the
-// slots (runChild), as spawnShared's children do. fork() copied the table
-// of thousands of pipes for every child, which then closed them one by one;
-// with a thousand programs starting that was most of the children's work.
-// The caller waits here until the child has a table of its own, so that the
-// slots can be reused: the child says so on its release socket
-// (`releaseFd`, the daemon's end), or dies. Returns -1 with errno when the
-// child could not be made.
-pid_t spawnHeld(const ChildPlan& plan, int releaseFd) {
-    char* stack = childStackTop(); // the child's copy of it, not shared
-    if (!stack)
-        return -1;
-    sigset_t all, old;
-    ::sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    int pidfd = -1;
-    pid_t pid = ::clone(childMain, stack, CLONE_FILES | CLONE_PIDFD | SIGCHLD, const_cast<ChildPlan*>(&plan),
-                        &pidfd);
-    const int e = errno;
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    if (pid < 0) {
-        errno = e;
-        return -1;
-    }
-    struct pollfd pfd[2] = {{releaseFd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-    for (;;) {
-        if (::poll(pfd, 2, -1) < 0 && errno == EINTR)
-            continue;
-        if (pfd[0].revents) {
-            char ready;
-            if (::recv(releaseFd, &ready, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN)
-                continue;
-        }
-        break; // ready, or dead: then the exit is seen as usual
-    }
-    ::close(pidfd);
     return pid;
 }
 
@@ -686,9 +635,8 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
         plan.maxFd = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
 
     // A held child waits for the backend before it execs, so it cannot
-    // share our memory while we wait for its exec: it gets a copy
-    // (spawnHeld), but not of our fd table.
-    const bool shared = childSlots.ok();
+    // share our memory while we wait for its exec: it gets a copy.
+    const bool shared = !hold && childSlots.ok();
     pid_t pid;
     if (shared) {
         plan.sharedFilesBelow = childSlots.below();
@@ -696,10 +644,8 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
         plan.out = childSlots.put(ChildSlots::Out, out.w.get());
         plan.err = childSlots.put(ChildSlots::Err, err.w.get());
         plan.errorFd = childSlots.put(ChildSlots::Error, errp.w.get());
-        plan.releaseFd = childSlots.put(ChildSlots::Release, relChild.get());
-        const bool placed = plan.in >= 0 && plan.out >= 0 && plan.err != -2 && plan.errorFd >= 0 &&
-                            plan.releaseFd != -2 && (!hold || plan.releaseFd >= 0);
-        pid = !placed ? -1 : hold ? spawnHeld(plan, relParent.get()) : spawnShared(plan);
+        const bool placed = plan.in >= 0 && plan.out >= 0 && plan.err != -2 && plan.errorFd >= 0;
+        pid = placed ? spawnShared(plan) : -1;
         const int fe = errno;
         for (int i = 0; i < ChildSlots::Count; ++i)
             childSlots.clear(i);

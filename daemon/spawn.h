@@ -25,10 +25,7 @@
 // A "held" child (hold = true) stops after its fd set-up and waits for one
 // byte on a release pipe before it switches user and execs. The systemd
 // backend uses that to move the child into its scope first, so no
-// instruction of the program runs outside the scope. A held child gets a
-// copy of the daemon's memory (it runs on while the daemon goes on), but
-// not of its fd table: it keeps only the few fds it needs, as an unheld
-// child does (spawnHeld in spawn.cpp).
+// instruction of the program runs outside the scope.
 #pragma once
 
 #include <string>
