@@ -170,7 +170,12 @@ GrowingPool::~GrowingPool() { shutdown(); }
 void GrowingPool::enqueue(std::function<void()> fn) {
     std::unique_lock lock(m_);
     jobs_.push_back(std::move(fn));
-    if (idle_ == 0 && threads_.size() < max_)
+    // A worker counts as idle until it has woken up and taken its job, so
+    // "some worker is idle" is not enough: two connections accepted in a
+    // row would both go to the one idle worker, and the second would wait
+    // for the first (a deferred reply: seconds). Each queued job needs an
+    // idle worker of its own.
+    if (jobs_.size() > idle_ && threads_.size() < max_)
         threads_.emplace_back([this] { work(); });
     else
         cv_.notify_one();

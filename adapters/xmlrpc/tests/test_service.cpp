@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The RPC layer and the HTTP path, on an in-memory Control and in-memory
 // connections: dispatch rules, multicall, faults, authorization, HTTP errors.
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "fake_control.h"
@@ -342,4 +347,27 @@ TEST_F(Http, LogtailStreamsChunked) {
     EXPECT_NE(out.find("oops\n"), std::string::npos) << out;
     out = serve("GET /mainlogtail HTTP/1.1\r\n\r\n");
     EXPECT_NE(out.find("INFO started"), std::string::npos);
+}
+
+// Regression: with one idle worker, two connections accepted in a row both
+// went to it, and the second waited for the first; a deferred stopProcess
+// held up every other client for stopwaitsecs (seen as a flaky
+// test_deferred_reply_does_not_block_other_clients).
+TEST(HttpPool, EachQueuedJobGetsAWorkerOfItsOwn) {
+    using namespace std::chrono_literals;
+    scopevisor::xmlrpc::GrowingPool pool(8);
+    std::promise<void> warmed;
+    pool.enqueue([&] { warmed.set_value(); });
+    warmed.get_future().wait();
+    std::this_thread::sleep_for(50ms); // that worker is waiting again: idle
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<bool> ran{false};
+    pool.enqueue([released] { released.wait(); }); // a reply deferred for long
+    pool.enqueue([&] { ran = true; });             // the next client
+    for (int i = 0; i < 500 && !ran; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_TRUE(ran) << "the second job waited for the first";
+    release.set_value();
+    pool.shutdown();
 }
