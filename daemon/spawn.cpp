@@ -472,6 +472,10 @@ public:
             if (fd < 0 || fd >= kMaxSlot)
                 ok_ = false;
         }
+        // Opened after the slots, so above them: not in a child's table.
+        null_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_ < 0)
+            ok_ = false;
     }
     // Usable: every slot was opened, low enough to be cheap to copy.
     bool ok() const { return ok_; }
@@ -486,17 +490,12 @@ public:
         return ::dup3(fd, fd_[i], O_CLOEXEC) < 0 ? -2 : fd_[i];
     }
     // Back to /dev/null: the slot no longer holds a pipe end open.
-    void clear(int i) {
-        int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null >= 0) {
-            ::dup3(null, fd_[i], O_CLOEXEC);
-            ::close(null);
-        }
-    }
+    void clear(int i) { ::dup3(null_, fd_[i], O_CLOEXEC); }
 
 private:
     static constexpr int kMaxSlot = 64;
     int fd_[Count] = {-1, -1, -1, -1};
+    int null_ = -1; // what an empty slot holds, opened once rather than per spawn
     bool ok_ = true;
 };
 ChildSlots childSlots;
