@@ -67,6 +67,9 @@ private:
     // Method handlers (node_methods.cpp, node_opcommand.cpp, tail.cpp).
     void methodCliCommand(const Message& m, const std::atomic<bool>& cancel);
     void methodCliCommandCont(const Message& m, const std::atomic<bool>& cancel);
+    // The run options of a command request; false (the error log told)
+    // when it names no command.
+    bool commandOptions(const Message& m, const std::string& who, const std::atomic<bool>& cancel, RunOptions* o);
     void logKillError(const std::string& who, const RunResult& r);
     void methodTailFile(const Message& m, const std::atomic<bool>& cancel);
     void methodTailProgram(const Message& m, const std::string& namespec, const std::atomic<bool>& cancel);

@@ -12,17 +12,24 @@ namespace steward {
 
 using scopevisor::LogLevel;
 
-void Node::methodCliCommand(const Message& m, const std::atomic<bool>& cancel) {
-    const std::string who = "method" + m.method;
+bool Node::commandOptions(const Message& m, const std::string& who, const std::atomic<bool>& cancel,
+                          RunOptions* o) {
     if (m.data.empty() || m.data[0].empty()) {
         // Steward panics on an empty Data (index out of range).
         errorLog("error: " + who + ": no command in Data: " + goFormat(m));
-        return;
+        return false;
     }
+    o->timeout = std::chrono::seconds(methodTimeoutSeconds(m));
+    o->cancel = &cancel;
+    o->placement = &placement_;
+    return true;
+}
+
+void Node::methodCliCommand(const Message& m, const std::atomic<bool>& cancel) {
+    const std::string who = "method" + m.method;
     RunOptions o;
-    o.timeout = std::chrono::seconds(methodTimeoutSeconds(m));
-    o.cancel = &cancel;
-    o.placement = &placement_;
+    if (!commandOptions(m, who, cancel, &o))
+        return;
     RunResult r = runCommand(m.data, o);
     if (!r.started) {
         errorLog("error: " + who + ": " + r.startError + ": " + goFormat(m));
@@ -47,14 +54,9 @@ void Node::methodCliCommand(const Message& m, const std::atomic<bool>& cancel) {
 
 void Node::methodCliCommandCont(const Message& m, const std::atomic<bool>& cancel) {
     const std::string who = "method" + m.method;
-    if (m.data.empty() || m.data[0].empty()) {
-        errorLog("error: " + who + ": no command in Data: " + goFormat(m));
-        return;
-    }
     RunOptions o;
-    o.timeout = std::chrono::seconds(methodTimeoutSeconds(m));
-    o.cancel = &cancel;
-    o.placement = &placement_;
+    if (!commandOptions(m, who, cancel, &o))
+        return;
     // One reply per stdout line, in order: the reply publisher of that
     // subject sends them one at a time.
     o.onStdoutLine = [&](std::string_view line) { sendReply(m, std::string(line)); };
