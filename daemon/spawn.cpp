@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "spawn.h"
+#include "spawn_plan.h"
+#include "spawn_zygote.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +28,8 @@
 extern char** environ;
 
 namespace scopevisor {
+using spawnplan::ChildPlan;
+using spawnplan::kNotSpawnedExit;
 namespace {
 
 // Big pipes let a program run on while nobody reads (a daemon restart) and
@@ -33,9 +37,6 @@ namespace {
 // used. stdin keeps the default size: unprivileged users have a budget of
 // pipe pages (fs.pipe-user-pages-soft) and stdin carries little.
 constexpr int kPipeSizes[] = {1 << 20, 256 << 10};
-
-// supervisord's exit code for a child that could not exec.
-constexpr int kNotSpawnedExit = 127;
 
 std::string errnoText(int e) {
     const char* d = strerrordesc_np(e);
@@ -183,27 +184,6 @@ Result<UserPlan> planUser(const std::string& user) {
     return plan;
 }
 
-// Everything the child needs, laid out before fork().
-struct ChildPlan {
-    const char* path = nullptr;
-    char* const* argv = nullptr;
-    char* const* envp = nullptr;
-    const char* argv0 = nullptr;
-    const char* directory = nullptr; // nullptr: stay
-    int umask = -1;
-    bool hold = false;
-    bool keepPipesAlive = false;
-    // Child ends; err is -1 with redirect_stderr (fd 2 = fd 1 then).
-    int in = -1, out = -1, err = -1;
-    int errorFd = -1;   // write end of the error pipe
-    int releaseFd = -1; // hold mode: the child's end of the release socket
-    const UserPlan* user = nullptr;
-    int maxFd = 1024; // for the close() loop on kernels without close_range
-    // spawnShared: the child starts on the daemon's own fd table and must
-    // make a table of its own, of fds below this number, before it touches
-    // any fd (see ChildSlots).
-    int sharedFilesBelow = -1;
-};
 
 // A message assembled without allocating (the child may not malloc).
 class Msg {
@@ -292,9 +272,13 @@ constexpr long kSysSetuid = SYS_setuid, kSysSetgid = SYS_setgid, kSysSetgroups =
 #endif
 int rawSetuid(uid_t uid) { return int(::syscall(kSysSetuid, uid)); }
 int rawSetgid(gid_t gid) { return int(::syscall(kSysSetgid, gid)); }
-int rawSetgroups(const std::vector<gid_t>& groups) {
-    return int(::syscall(kSysSetgroups, groups.size(), groups.data()));
+int rawSetgroups(const gid_t* groups, size_t n) {
+    return int(::syscall(kSysSetgroups, n, groups));
 }
+
+} // namespace
+
+namespace spawnplan {
 
 // Only async-signal-safe calls from here on (see the top of spawn.h).
 [[noreturn]] void runChild(const ChildPlan& p) {
@@ -406,29 +390,28 @@ int rawSetgroups(const std::vector<gid_t>& groups) {
         ::close(rel);
     }
 
-    if (p.user && p.user->change) {
-        const UserPlan& u = *p.user;
+    if (p.changeUser) {
         int e = 0;
         const char* compatWhy = nullptr;
         const char* step = nullptr;
         // Raw system calls: the child shares the daemon's memory until it
         // execs (spawnShared), so libc still believes it has the daemon's
         // threads, and its setuid() would change their credentials too.
-        if (rawSetgroups(u.groups) < 0) {
+        if (rawSetgroups(p.groups, p.ngroups) < 0) {
             e = errno;
             compatWhy = "Could not set groups of effective user";
             step = "couldn't set supplementary groups: ";
-        } else if (rawSetgid(u.gid) < 0) {
+        } else if (rawSetgid(p.gid) < 0) {
             e = errno;
             compatWhy = "Could not set group id of effective user";
             step = "couldn't setgid: ";
-        } else if (rawSetuid(u.uid) < 0) {
+        } else if (rawSetuid(p.uid) < 0) {
             e = errno;
         }
         if (e) {
             Msg m, c;
-            m.add("couldn't setuid to ").add(u.uidText.c_str()).add(": ").add(step).err(e);
-            c.add("couldn't setuid to ").add(u.uidText.c_str()).add(": ");
+            m.add("couldn't setuid to ").add(p.uidText).add(": ").add(step).err(e);
+            c.add("couldn't setuid to ").add(p.uidText).add(": ");
             if (compatWhy)
                 c.add(compatWhy);
             else
@@ -457,6 +440,10 @@ int rawSetgroups(const std::vector<gid_t>& groups) {
 }
 
 int childMain(void* plan) { runChild(*static_cast<const ChildPlan*>(plan)); }
+
+} // namespace spawnplan
+
+namespace {
 
 // Low fd numbers, taken when the daemon starts (before it opens anything
 // else) and kept open on /dev/null, where the daemon puts the child's ends
@@ -538,7 +525,7 @@ pid_t spawnShared(const ChildPlan& plan) {
     sigset_t all, old;
     ::sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = ::clone(childMain, stack, CLONE_VM | CLONE_FILES | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(&plan));
+    pid_t pid = ::clone(spawnplan::childMain, stack, CLONE_VM | CLONE_FILES | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(&plan));
     const int e = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     errno = e;
@@ -559,7 +546,7 @@ int pidfdSendSignal(int pidfd, int sig) {
     return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
+Result<Forked> forkChild(const SpawnSpec& spec, bool hold, SpawnZygote* zygote) {
     auto user = planUser(spec.user);
     if (!user)
         return user.error();
@@ -628,16 +615,26 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
     plan.err = err.w.get();
     plan.errorFd = errp.w.get();
     plan.releaseFd = relChild.get();
-    plan.user = &user.value();
+    const UserPlan& u = user.value();
+    plan.changeUser = u.change;
+    plan.uid = u.uid;
+    plan.gid = u.gid;
+    plan.groups = u.groups.data();
+    plan.ngroups = u.groups.size();
+    plan.uidText = u.uidText.c_str();
     struct rlimit rl {};
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         plan.maxFd = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
 
     // A held child waits for the backend before it execs, so it cannot
-    // share our memory while we wait for its exec: it gets a copy.
+    // share our memory while we wait for its exec: it gets a copy, made by
+    // the spawner when there is one (cheap, spawn_zygote.h), else by fork().
     const bool shared = !hold && childSlots.ok();
-    pid_t pid;
+    pid_t pid = -1;
+    int pidfd = -1;
+    bool made = false; // by spawnShared or the spawner: no fork() here
     if (shared) {
+        made = true;
         plan.sharedFilesBelow = childSlots.below();
         plan.in = childSlots.put(ChildSlots::In, in.r.get());
         plan.out = childSlots.put(ChildSlots::Out, out.w.get());
@@ -649,9 +646,20 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
         for (int i = 0; i < ChildSlots::Count; ++i)
             childSlots.clear(i);
         errno = placed ? fe : EMFILE;
-    } else {
-        pid = ::fork();
+    } else if (zygote) {
+        SpawnZygote::Made m = zygote->spawn(plan);
+        if (!m.retry) {
+            made = true;
+            pid = m.pid;
+            pidfd = m.pidfd;
+            errno = m.error;
+            if (pid < 0 && m.error == ECHILD)
+                return Error{ErrorCode::SpawnFailed,
+                             "the spawner process exited while making the child of " + processLabel(spec)};
+        }
     }
+    if (!made)
+        pid = ::fork();
     if (pid < 0) {
         int fe = errno;
         if (fe == EAGAIN)
@@ -659,8 +667,8 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
         return Error{ErrorCode::SpawnFailed,
                      "unknown error during fork for " + processLabel(spec) + ": " + errnoName(fe)};
     }
-    if (!shared && pid == 0)
-        runChild(plan);
+    if (!made && pid == 0)
+        spawnplan::runChild(plan);
 
     // Parent: drop the child's ends, so EOF and EPIPE mean what they should.
     in.r.reset();
@@ -671,7 +679,8 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold) {
 
     // The child cannot have been reaped yet (only we wait for it), so the
     // pidfd refers to it even if it has already exited.
-    int pidfd = pidfdOpen(pid);
+    if (pidfd < 0)
+        pidfd = pidfdOpen(pid);
     if (pidfd < 0) {
         int pe = errno;
         ::kill(pid, SIGKILL);

@@ -38,6 +38,8 @@
 
 namespace scopevisor {
 
+class SpawnZygote;
+
 struct Forked {
     Child child;        // pid, pidfd and the daemon ends of the pipes
     int releaseFd = -1; // hold mode: write end of the release pipe, else -1
@@ -48,7 +50,9 @@ struct Forked {
 // caller. A parent-side failure (unknown user, no privilege to switch user,
 // out of fds or processes) is an Error with code SpawnFailed and nothing is
 // left behind; failures inside the child come through errorFd.
-Result<Forked> forkChild(const SpawnSpec& spec, bool hold);
+// With `zygote`, a child that does not share the daemon's memory (held) is
+// made by that spawner process (spawn_zygote.h) rather than by fork().
+Result<Forked> forkChild(const SpawnSpec& spec, bool hold, SpawnZygote* zygote = nullptr);
 
 // Let a held child go on to exec, and close releaseFd. Closing releaseFd
 // without calling this (or the daemon dying) makes the child _exit(127)

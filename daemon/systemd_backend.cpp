@@ -215,7 +215,7 @@ void SystemdBackend::spawn(const SpawnSpec& spec, SpawnDone done, ExitFn exited)
     }
     SpawnSpec s = spec;
     s.keepPipesAlive = true; // the program outlives the daemon (DESIGN.md §3)
-    auto forked = forkChild(s, /*hold=*/true);
+    auto forked = forkChild(s, /*hold=*/true, spawner_.get());
     if (!forked) {
         done(forked.error());
         return;
@@ -422,7 +422,15 @@ std::unique_ptr<Backend> chooseBackend(SdEventLoop& loop, const std::string& cho
             ownUnit = u;
         free(u);
     }
-    return std::make_unique<SystemdBackend>(loop, std::move(mgr), kProgramSlice, ownUnit);
+    auto backend = std::make_unique<SystemdBackend>(loop, std::move(mgr), kProgramSlice, ownUnit);
+    // Forked now, while the daemon is small and has no threads; the
+    // programs' children are made there (spawn_zygote.h says why).
+    std::string spawnerWhy;
+    if (auto spawner = SpawnZygote::start(&spawnerWhy))
+        backend->useSpawner(std::move(spawner));
+    else
+        log::warn("no spawner process (" + spawnerWhy + "): programs are forked by the daemon itself");
+    return backend;
 }
 
 } // namespace scopevisor

@@ -35,6 +35,7 @@
 #include "exit_watcher.h"
 #include "loop.h"
 #include "spawn.h"
+#include "spawn_zygote.h"
 #include "systemd_manager.h"
 
 namespace scopevisor {
@@ -95,6 +96,10 @@ public:
     // background without calling `exited`.
     void cleanup(const Child& c) override;
 
+    // Make held children in this spawner process (spawn_zygote.h) rather
+    // than by fork() of the daemon.
+    void useSpawner(std::unique_ptr<SpawnZygote> spawner) { spawner_ = std::move(spawner); }
+
     // Spawns waiting for their scope (tests).
     size_t pendingSpawns() const { return starts_.size(); }
 
@@ -131,6 +136,7 @@ private:
     std::unordered_map<uint64_t, Start> starts_;
     std::unordered_map<std::string, NameSlot> names_; // a present entry: the name is taken
     ExitWatcher exits_{loop_};
+    std::unique_ptr<SpawnZygote> spawner_;
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

@@ -127,6 +127,31 @@ def test_scope_under_slice_holds_the_program(ct):
     assert show(ct, "scopevisor.slice", "FragmentPath")["FragmentPath"].endswith("/scopevisor.slice")
 
 
+def ppid_of(c, pid):
+    return int(c.run(["ps", "-o", "ppid=", "-p", str(pid)]).stdout.strip())
+
+
+def spawners(c):
+    return [int(p) for p in c.run(["pgrep", "-x", "scopevisor-fork"], check=False).stdout.split()]
+
+
+def test_spawner_in_the_service_makes_the_daemons_children(ct):
+    # daemon/spawn_zygote.h: one spawner, the daemon's child, in the
+    # daemon's own cgroup, holding nothing but its socket; the programs are
+    # the daemon's children, made by it, in their scopes.
+    main = int(show(ct, "scopevisord.service", "MainPID")["MainPID"])
+    found = spawners(ct)
+    assert len(found) == 1, found
+    assert ppid_of(ct, found[0]) == main
+    assert "/system.slice/scopevisord.service" in cgroup_of(ct, found[0])
+    fds = ct.run(["ls", "/proc/%d/fd" % found[0]]).stdout.split()
+    assert sorted(fds) == ["0", "1", "2", "3"], fds
+    pid, unit = spawned_pid(ct, "web-api")
+    assert ppid_of(ct, pid) == main
+    assert "/scopevisor.slice/" + unit in cgroup_of(ct, pid)
+    assert "spawner process" not in daemon_log(ct), "the daemon fell back to fork()"
+
+
 def test_scope_names_are_systemd_escaped(ct):
     escaped = ct.run(["systemd-escape", "web-api"]).stdout.strip()
     assert escaped == r"web\x2dapi"
@@ -214,6 +239,8 @@ def test_programs_outlive_systemctl_stop_and_are_adopted(ct):
     pid, unit = spawned_pid(ct, "ticker")
     assert wait_for(lambda: len(ticks(ct)) >= 3)
     ct.run(["systemctl", "stop", "scopevisord.service"], timeout=60)
+    # The spawner went with the daemon.
+    assert wait_for(lambda: spawners(ct) == [], 5), spawners(ct)
     # Ten seconds without a daemon: the program keeps running in its scope,
     # and what it prints waits in its pipe (it holds both ends itself).
     time.sleep(10)

@@ -27,6 +27,7 @@
 #include "direct_backend.h"
 #include "sd_event_loop.h"
 #include "spawn.h"
+#include "spawn_zygote.h"
 
 using namespace scopevisor;
 
@@ -103,10 +104,42 @@ struct Outcome {
     int status = -1;
 };
 
+// The three ways a child is made: sharing the daemon's memory until it
+// execs (the direct backend), held and forked from the daemon, held and made
+// by the spawner process (the systemd backend).
+enum class Way { Shared, HeldFork, HeldSpawner };
+
+std::string wayName(const testing::TestParamInfo<Way>& w) {
+    return w.param == Way::Shared ? "Shared" : w.param == Way::HeldFork ? "HeldFork" : "HeldSpawner";
+}
+
+// One spawner for the whole test program, started on first use.
+SpawnZygote* testSpawner() {
+    static std::unique_ptr<SpawnZygote> z = [] {
+        std::string why;
+        auto s = SpawnZygote::start(&why);
+        EXPECT_TRUE(s) << why;
+        return s;
+    }();
+    return z.get();
+}
+
+// forkChild the given way; a held child is released at once.
+Result<Forked> make(const SpawnSpec& spec, Way way) {
+    if (way == Way::Shared)
+        return forkChild(spec, false);
+    auto f = forkChild(spec, true, way == Way::HeldSpawner ? testSpawner() : nullptr);
+    if (f) {
+        releaseChild(f->releaseFd);
+        f->releaseFd = -1;
+    }
+    return f;
+}
+
 // Spawn, feed `input` to stdin (then close it), collect everything, reap.
-Outcome run(const SpawnSpec& spec, const std::string& input = {}) {
+Outcome run(const SpawnSpec& spec, const std::string& input = {}, Way way = Way::Shared) {
     Outcome o;
-    auto f = forkChild(spec, false);
+    auto f = make(spec, way);
     if (!f) {
         o.spawnError = f.error().message;
         return o;
@@ -347,28 +380,31 @@ TEST(BuildEnvironment, CurrentEnvironment) {
 
 // ---------------------------------------------------------------- forkChild
 
-TEST(Spawn, ExitCodes) {
-    auto t = run(makeSpec({"/bin/true"}));
+class SpawnWays : public testing::TestWithParam<Way> {};
+INSTANTIATE_TEST_SUITE_P(, SpawnWays, testing::Values(Way::Shared, Way::HeldFork, Way::HeldSpawner), wayName);
+
+TEST_P(SpawnWays, ExitCodes) {
+    auto t = run(makeSpec({"/bin/true"}), {}, GetParam());
     EXPECT_EQ(t.spawnError, "");
     EXPECT_TRUE(exitedWith(t.status, 0));
 
-    auto f = run(makeSpec({"/bin/false"}));
+    auto f = run(makeSpec({"/bin/false"}), {}, GetParam());
     EXPECT_EQ(f.spawnError, "");
     EXPECT_TRUE(exitedWith(f.status, 1));
 
-    auto s = run(shell("exit 3"));
+    auto s = run(shell("exit 3"), {}, GetParam());
     EXPECT_TRUE(exitedWith(s.status, 3));
 }
 
-TEST(Spawn, ArgvZeroAsWritten) {
+TEST_P(SpawnWays, ArgvZeroAsWritten) {
     SpawnSpec s = makeSpec({"mysh", "-c", "echo $0"});
     s.path = "/bin/sh";
-    auto o = run(s);
+    auto o = run(s, {}, GetParam());
     EXPECT_EQ(o.out, "mysh\n");
 }
 
-TEST(Spawn, ExecOfMissingFile) {
-    auto o = run(makeSpec({"/nonexistent/prog"}));
+TEST_P(SpawnWays, ExecOfMissingFile) {
+    auto o = run(makeSpec({"/nonexistent/prog"}), {}, GetParam());
     EXPECT_EQ(o.spawnError, "couldn't exec /nonexistent/prog: No such file or directory");
     EXPECT_TRUE(exitedWith(o.status, 127));
     // What supervisord writes to the program's log.
@@ -385,61 +421,61 @@ TEST(Spawn, ExecOfNonExecutableFile) {
     EXPECT_NE(o.err.find("couldn't exec " + f + ": EACCES"), std::string::npos);
 }
 
-TEST(Spawn, BadDirectory) {
+TEST_P(SpawnWays, BadDirectory) {
     SpawnSpec s = makeSpec({"/bin/true"});
     s.directory = "/nonexistent/dir";
-    auto o = run(s);
+    auto o = run(s, {}, GetParam());
     EXPECT_EQ(o.spawnError, "couldn't chdir to /nonexistent/dir: No such file or directory");
     EXPECT_TRUE(exitedWith(o.status, 127));
     EXPECT_EQ(o.err, "supervisor: couldn't chdir to /nonexistent/dir: No such file or directory\n"
                      "supervisor: child process was not spawned\n");
 }
 
-TEST(Spawn, Directory) {
+TEST_P(SpawnWays, Directory) {
     TempDir d;
     SpawnSpec s = makeSpec({"/bin/pwd"});
     s.directory = d.path();
-    EXPECT_EQ(run(s).out, realPath(d.path()) + "\n");
+    EXPECT_EQ(run(s, {}, GetParam()).out, realPath(d.path()) + "\n");
 }
 
-TEST(Spawn, Umask) {
+TEST_P(SpawnWays, Umask) {
     SpawnSpec s = shell("umask");
     s.umask = 077;
-    EXPECT_EQ(run(s).out, "0077\n");
+    EXPECT_EQ(run(s, {}, GetParam()).out, "0077\n");
 
     mode_t old = ::umask(022);
     s.umask = -1; // inherited
-    EXPECT_EQ(run(s).out, "0022\n");
+    EXPECT_EQ(run(s, {}, GetParam()).out, "0022\n");
     ::umask(old);
 }
 
-TEST(Spawn, EnvironmentIsExactlyTheSpec) {
+TEST_P(SpawnWays, EnvironmentIsExactlyTheSpec) {
     SpawnSpec s = makeSpec({"/usr/bin/env"});
     s.env = {"A=1", "B=two words", "EMPTY="};
-    EXPECT_EQ(run(s).out, "A=1\nB=two words\nEMPTY=\n");
+    EXPECT_EQ(run(s, {}, GetParam()).out, "A=1\nB=two words\nEMPTY=\n");
 
     s = shell("echo \"$GREETING\"");
     s.env.push_back("GREETING=hello there");
-    EXPECT_EQ(run(s).out, "hello there\n");
+    EXPECT_EQ(run(s, {}, GetParam()).out, "hello there\n");
 }
 
-TEST(Spawn, StdinToStdout) {
-    auto o = run(makeSpec({"/bin/cat"}), "line one\nline two\n");
+TEST_P(SpawnWays, StdinToStdout) {
+    auto o = run(makeSpec({"/bin/cat"}), "line one\nline two\n", GetParam());
     EXPECT_EQ(o.out, "line one\nline two\n");
     EXPECT_EQ(o.err, "");
     EXPECT_TRUE(exitedWith(o.status, 0));
 }
 
-TEST(Spawn, StderrSeparate) {
-    auto o = run(shell("echo out; echo err >&2"));
+TEST_P(SpawnWays, StderrSeparate) {
+    auto o = run(shell("echo out; echo err >&2"), {}, GetParam());
     EXPECT_EQ(o.out, "out\n");
     EXPECT_EQ(o.err, "err\n");
 }
 
-TEST(Spawn, RedirectStderr) {
+TEST_P(SpawnWays, RedirectStderr) {
     SpawnSpec s = shell("echo out; echo err >&2");
     s.redirectStderr = true;
-    auto f = forkChild(s, false);
+    auto f = make(s, GetParam());
     ASSERT_TRUE(f);
     EXPECT_EQ(f->child.stderrFd, -1);
     EXPECT_EQ(readSpawnError(f->errorFd, true), "");
@@ -470,8 +506,8 @@ TEST(Spawn, DaemonEndsAreNonBlockingCloexecAndBig) {
     closeChildFds(f->child);
 }
 
-TEST(Spawn, OwnSessionAndProcessGroup) {
-    auto f = forkChild(makeSpec({"/bin/sleep", "10"}), false);
+TEST_P(SpawnWays, OwnSessionAndProcessGroup) {
+    auto f = make(makeSpec({"/bin/sleep", "10"}), GetParam());
     ASSERT_TRUE(f);
     EXPECT_EQ(readSpawnError(f->errorFd, true), "");
     auto st = procStat(f->child.pid);
@@ -484,7 +520,7 @@ TEST(Spawn, OwnSessionAndProcessGroup) {
     closeChildFds(f->child);
 }
 
-TEST(Spawn, SignalsAreReset) {
+TEST_P(SpawnWays, SignalsAreReset) {
     // The daemon blocks signals for sd-event and ignores some; none of that
     // may reach the program.
     sigset_t block, old;
@@ -497,7 +533,7 @@ TEST(Spawn, SignalsAreReset) {
     ::sigaction(SIGUSR1, &ign, &oldUsr1);
     ::sigaction(SIGPIPE, &ign, &oldPipe);
 
-    auto o = run(makeSpec({"/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"}));
+    auto o = run(makeSpec({"/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"}), {}, GetParam());
 
     ::sigaction(SIGUSR1, &oldUsr1, nullptr);
     ::sigaction(SIGPIPE, &oldPipe, nullptr);
@@ -505,20 +541,20 @@ TEST(Spawn, SignalsAreReset) {
     EXPECT_EQ(o.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
-TEST(Spawn, OnlyStandardFdsAreInherited) {
+TEST_P(SpawnWays, OnlyStandardFdsAreInherited) {
     int leaked = ::open("/dev/null", O_RDONLY); // no O_CLOEXEC on purpose
     ASSERT_GE(leaked, 0);
-    auto o = run(makeSpec({"/bin/ls", "/proc/self/fd"}));
+    auto o = run(makeSpec({"/bin/ls", "/proc/self/fd"}), {}, GetParam());
     ::close(leaked);
     EXPECT_EQ(o.out, "0\n1\n2\n3\n"); // 3: ls's own directory handle
 }
 
-TEST(Spawn, DaemonWithClosedStandardFds) {
+TEST_P(SpawnWays, DaemonWithClosedStandardFds) {
     // With fd 0 closed the first pipe lands on 0; the child must still end
     // up with the right pipes on 0/1/2.
     int saved = ::dup(0);
     ::close(0);
-    auto o = run(makeSpec({"/bin/cat"}), "through\n");
+    auto o = run(makeSpec({"/bin/cat"}), "through\n", GetParam());
     ::dup2(saved, 0);
     ::close(saved);
     EXPECT_EQ(o.out, "through\n");
@@ -662,7 +698,7 @@ TEST(Spawn, UnknownUser) {
     EXPECT_EQ(f.error().message, "no such user '4294967296'");
 }
 
-TEST(Spawn, SwitchesUser) {
+TEST_P(SpawnWays, SwitchesUser) {
     if (!isRoot())
         GTEST_SKIP() << "needs root";
     struct passwd* pw = ::getpwnam("nobody");
@@ -685,7 +721,7 @@ TEST(Spawn, SwitchesUser) {
     for (std::string user : {std::string("nobody"), std::to_string(uid)}) {
         SpawnSpec s = shell("id -u; id -g; id -G");
         s.user = user;
-        auto o = run(s);
+        auto o = run(s, {}, GetParam());
         ASSERT_EQ(o.spawnError, "") << user;
         std::istringstream lines(o.out);
         std::string u, g, gs;
@@ -734,6 +770,208 @@ TEST(Spawn, NonRootCannotSwitchUser) {
         ::_exit(exitedWith(st, 0) ? 0 : 7);
     }
     EXPECT_TRUE(exitedWith(waitFor(helper), 0));
+}
+
+// ---------------------------------------------------------------- the spawner
+
+namespace {
+
+std::string comm(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
+    std::string c;
+    std::getline(f, c);
+    return c;
+}
+
+std::vector<std::string> fdsOf(pid_t pid) {
+    std::vector<std::string> out;
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.')
+                out.push_back(e->d_name);
+        ::closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// A held child through `z`: its first line of output and its exit status.
+std::pair<std::string, int> heldThrough(SpawnZygote* z, const SpawnSpec& spec, std::string* maker = nullptr) {
+    auto f = forkChild(spec, true, z);
+    if (!f)
+        return {"spawn failed: " + f.error().message, -1};
+    if (maker) // who made it, seen before it execs: the spawner's name or ours
+        *maker = comm(f->child.pid);
+    releaseChild(f->releaseFd);
+    std::string err = readSpawnError(f->errorFd, true);
+    closeFd(f->errorFd);
+    closeFd(f->child.stdinFd);
+    auto out = drain({f->child.stdoutFd, f->child.stderrFd});
+    int st = waitFor(f->child.pid); // ours, whoever made it
+    closeChildFds(f->child);
+    return {err.empty() ? out[0] : err, st};
+}
+
+} // namespace
+
+TEST(Spawner, HoldsOnlyItsSocketAndMakesTheDaemonsChildren) {
+    int leaked = ::open("/dev/null", O_RDONLY); // no O_CLOEXEC: must not reach it
+    std::string why;
+    auto z = SpawnZygote::start(&why);
+    ::close(leaked);
+    ASSERT_TRUE(z) << why;
+    EXPECT_EQ(comm(z->pid()), "scopevisor-fork");
+    EXPECT_EQ(fdsOf(z->pid()), (std::vector<std::string>{"0", "1", "2", "3"}));
+    EXPECT_EQ(procStat(z->pid())->session, z->pid()); // out of our terminal's reach
+
+    std::string maker;
+    auto [out, st] = heldThrough(z.get(), shell("echo $PPID"), &maker);
+    EXPECT_EQ(maker, "scopevisor-fork");
+    EXPECT_EQ(out, std::to_string(::getpid()) + "\n"); // CLONE_PARENT
+    EXPECT_TRUE(exitedWith(st, 0));
+}
+
+TEST(Spawner, ExitsAndIsReapedWithItsOwner) {
+    std::string why;
+    auto z = SpawnZygote::start(&why);
+    ASSERT_TRUE(z) << why;
+    const pid_t pid = z->pid();
+    z.reset();
+    EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1); // reaped already
+    EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(Spawner, ItsLossFallsBackToFork) {
+    std::string why;
+    auto z = SpawnZygote::start(&why);
+    ASSERT_TRUE(z) << why;
+    ASSERT_EQ(::kill(z->pid(), SIGKILL), 0);
+    ASSERT_TRUE(eventually([&] { return procStat(z->pid()) && procStat(z->pid())->state == 'Z'; }));
+    std::string maker;
+    auto [out, st] = heldThrough(z.get(), shell("echo still"), &maker);
+    EXPECT_EQ(out, "still\n");
+    EXPECT_TRUE(exitedWith(st, 0));
+    EXPECT_NE(maker, "scopevisor-fork");
+    EXPECT_FALSE(z->alive());
+}
+
+TEST(Spawner, APlanTooBigForAMessageIsForked) {
+    std::string why;
+    auto z = SpawnZygote::start(&why);
+    ASSERT_TRUE(z) << why;
+    // One string may hold 128 KiB (MAX_ARG_STRLEN), all of them 2 MiB.
+    SpawnSpec big = shell("echo ${#H0} ${#H9}");
+    for (int i = 0; i < 10; ++i)
+        big.env.push_back("H" + std::to_string(i) + "=" + std::string(spawnwire::kMaxMessage / 9, 'x'));
+    std::string maker;
+    auto [out, st] = heldThrough(z.get(), big, &maker);
+    const std::string len = std::to_string(spawnwire::kMaxMessage / 9);
+    EXPECT_EQ(out, len + " " + len + "\n");
+    EXPECT_NE(maker, "scopevisor-fork");
+    // The spawner is still there for the next one.
+    EXPECT_TRUE(z->alive());
+    auto [out2, st2] = heldThrough(z.get(), shell("echo small"), &maker);
+    EXPECT_EQ(out2, "small\n");
+    EXPECT_EQ(maker, "scopevisor-fork");
+}
+
+TEST(SpawnWire, RoundTrip) {
+    const char* argv[] = {"prog", "-x", "", nullptr};
+    const char* envp[] = {"A=1", "B=", nullptr};
+    const gid_t groups[] = {10, 20, 30};
+    spawnplan::ChildPlan p;
+    p.path = "/bin/prog";
+    p.argv = const_cast<char* const*>(argv);
+    p.envp = const_cast<char* const*>(envp);
+    p.argv0 = "prog";
+    p.directory = "/srv";
+    p.umask = 027;
+    p.hold = true;
+    p.keepPipesAlive = true;
+    p.changeUser = true;
+    p.uid = 1000;
+    p.gid = 1001;
+    p.groups = groups;
+    p.ngroups = 3;
+    p.uidText = "1000";
+    p.maxFd = 4096;
+    p.in = 10, p.out = 11, p.errorFd = 12, p.releaseFd = 13, p.err = 14;
+    std::string msg;
+    std::vector<int> fds;
+    spawnwire::encode(p, msg, fds);
+    EXPECT_EQ(fds, (std::vector<int>{10, 11, 12, 13, 14}));
+    const int got[] = {20, 21, 22, 23, 24}; // the numbers the receiver sees
+    char* ptrs[16];
+    spawnplan::ChildPlan q;
+    std::vector<char> buf(msg.begin(), msg.end());
+    ASSERT_EQ(spawnwire::decode(buf.data(), buf.size(), got, 5, ptrs, 16, q), 0);
+    EXPECT_STREQ(q.path, "/bin/prog");
+    EXPECT_STREQ(q.argv0, "prog");
+    ASSERT_TRUE(q.argv[0] && q.argv[1] && q.argv[2]);
+    EXPECT_STREQ(q.argv[1], "-x");
+    EXPECT_STREQ(q.argv[2], "");
+    EXPECT_EQ(q.argv[3], nullptr);
+    EXPECT_STREQ(q.envp[0], "A=1");
+    EXPECT_STREQ(q.envp[1], "B=");
+    EXPECT_EQ(q.envp[2], nullptr);
+    EXPECT_STREQ(q.directory, "/srv");
+    EXPECT_EQ(q.umask, 027);
+    EXPECT_TRUE(q.hold && q.keepPipesAlive && q.changeUser);
+    EXPECT_EQ(q.uid, 1000u);
+    EXPECT_EQ(q.gid, 1001u);
+    ASSERT_EQ(q.ngroups, 3u);
+    EXPECT_EQ(q.groups[2], 30u);
+    EXPECT_STREQ(q.uidText, "1000");
+    EXPECT_EQ(q.maxFd, 4096);
+    EXPECT_EQ(q.in, 20);
+    EXPECT_EQ(q.out, 21);
+    EXPECT_EQ(q.errorFd, 22);
+    EXPECT_EQ(q.releaseFd, 23);
+    EXPECT_EQ(q.err, 24);
+
+    // No directory, no release fd, stderr merged: fewer fds, nullptr back.
+    p.directory = nullptr;
+    p.releaseFd = -1;
+    p.err = -1;
+    spawnwire::encode(p, msg, fds);
+    EXPECT_EQ(fds, (std::vector<int>{10, 11, 12}));
+    buf.assign(msg.begin(), msg.end());
+    ASSERT_EQ(spawnwire::decode(buf.data(), buf.size(), got, 3, ptrs, 16, q), 0);
+    EXPECT_EQ(q.directory, nullptr);
+    EXPECT_EQ(q.releaseFd, -1);
+    EXPECT_EQ(q.err, -1);
+}
+
+TEST(SpawnWire, MalformedMessagesAreRefused) {
+    const char* argv[] = {"prog", nullptr};
+    const char* envp[] = {nullptr};
+    spawnplan::ChildPlan p;
+    p.path = "/bin/prog";
+    p.argv = const_cast<char* const*>(argv);
+    p.envp = const_cast<char* const*>(envp);
+    p.argv0 = "prog";
+    p.in = 3, p.out = 4, p.errorFd = 5;
+    std::string msg;
+    std::vector<int> fds;
+    spawnwire::encode(p, msg, fds);
+    const int got[] = {3, 4, 5, 6};
+    char* ptrs[4];
+    spawnplan::ChildPlan q;
+    auto decode = [&](std::string m, size_t nfds = 3, size_t nptrs = 4) {
+        std::vector<char> b(m.begin(), m.end());
+        return spawnwire::decode(b.data(), b.size(), got, nfds, ptrs, nptrs, q);
+    };
+    EXPECT_EQ(decode(msg), 0);
+    EXPECT_EQ(decode(msg.substr(0, 10)), EINVAL);               // shorter than the header
+    EXPECT_EQ(decode(msg.substr(0, msg.size() - 1)), EINVAL);   // last string unterminated
+    EXPECT_EQ(decode(msg + "extra" + '\0'), EINVAL);            // bytes after the last string
+    EXPECT_EQ(decode(msg, 4), EINVAL);                          // an fd too many
+    EXPECT_EQ(decode(msg, 2), EINVAL);                          // an fd too few
+    EXPECT_EQ(decode(msg, 3, 2), E2BIG);                        // no room for argv and envp
+    std::string bad = msg;
+    bad[0] ^= 1;
+    EXPECT_EQ(decode(bad), EINVAL); // not our magic
 }
 
 // ---------------------------------------------------------------- DirectBackend
