@@ -209,6 +209,7 @@ class Container:
         self._tmp = None
         self._log = None
         self._polkit_rules = None
+        self._procs = []
 
     # -- context manager --
     def __enter__(self):
@@ -348,8 +349,27 @@ class Container:
             self._install_project()
         if self.config_dir:
             self.binds_ro.append((self.config_dir, "/etc/scopevisor"))
-        procs = self._make_cgroups()
+        self._procs = self._make_cgroups()
+        self._log = open(os.path.join(self._tmp, "boot.log"), "w+")
+        return self._boot(timeout)
 
+    def reboot(self, timeout=90):
+        """`systemctl reboot` inside, and boot again: what the container
+        keeps is what a machine keeps (the bound directories; the root is
+        volatile). systemd-nspawn ends with 133 when its container asks for
+        a reboot, as a boot loader would restart the machine."""
+        self.run(["systemctl", "reboot"], check=False)
+        try:
+            rc = self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ContainerError("the container did not go down for the reboot:\n" + self.boot_log())
+        if rc != 133:
+            raise ContainerError("systemd-nspawn ended with %d, not 133 (reboot):\n%s" % (rc, self.boot_log()))
+        self.leader = None
+        return self._boot(timeout)
+
+    def _boot(self, timeout):
+        procs = self._procs
         args = ["systemd-nspawn", "-D", "/", "--volatile=yes", "--register=no", "--keep-unit",
                 "--console=passive", "-M", self.name, "--quiet"]
         if self.private_network:
@@ -364,7 +384,6 @@ class Container:
         # systemd-nspawn, so nspawn and everything below start there.
         script = 'for f in "$@"; do case "$f" in --) break;; esac; echo $$ > "$f" || exit 1; done\n' \
                  'while [ "$1" != "--" ]; do shift; done; shift; exec "$@"'
-        self._log = open(os.path.join(self._tmp, "boot.log"), "w+")
         self._proc = subprocess.Popen(["sh", "-c", script, "sh"] + procs + ["--"] + args,
                                       stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
