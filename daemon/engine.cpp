@@ -178,7 +178,7 @@ void Engine::scheduleSave() {
     saveTimer_ = loop_.addTimer(loop_.now() + 100000, [this] { saveState(); });
 }
 
-void Engine::saveState() {
+void Engine::saveState(bool final) {
     saveTimer_.reset();
     if (stateFile_.empty())
         return;
@@ -188,8 +188,14 @@ void Engine::saveState() {
     StateMap state = savedState_;
     for (auto* p : programsInOrder())
         state.emplace(p->namespec(), p->record());
+    // The file itself is written by another thread (state_writer.h says why).
+    if (!stateWriter_)
+        stateWriter_ = std::make_unique<StateWriter>(stateFile_);
+    std::string text = formatStateFile(state);
     std::string err;
-    if (!writeStateFile(stateFile_, state, &err))
+    if (!final)
+        stateWriter_->post(std::move(text));
+    else if (!stateWriter_->writeNow(std::move(text), &err))
         log::warn("cannot save the state: " + err);
     // No malloc_trim(0) here: it walks every free chunk of the heap, a
     // millisecond of the loop after a thousand programs stopped, and this
@@ -999,7 +1005,7 @@ void Engine::requestShutdown() {
     log::info("shutting down: stopping all programs");
     setDaemonState(DaemonState::Shutdown);
     stopEverything([this] {
-        saveState();
+        saveState(/*final=*/true);
         log::info("all programs stopped");
         if (onShutdown_)
             onShutdown_();
@@ -1011,7 +1017,7 @@ void Engine::requestDetach() {
         return;
     log::info("exiting; the programs keep running and the next daemon adopts them");
     setDaemonState(DaemonState::Shutdown);
-    saveState();
+    saveState(/*final=*/true);
     if (onShutdown_)
         onShutdown_();
 }

@@ -24,6 +24,7 @@
 #include "program.h"
 #include "scopevisor/control.h"
 #include "state_file.h"
+#include "state_writer.h"
 
 namespace scopevisor {
 
@@ -159,7 +160,9 @@ private:
     void setDaemonState(DaemonState s);
     void setDesired(Program& p, Desired d);
     void scheduleSave();
-    void saveState();
+    // Posted to the state writer's thread; `final`: written before it
+    // returns (the daemon is about to exit).
+    void saveState(bool final = false);
     void adoptPrograms();
     void refillLogs();
     void cleanupAutoLogs();
@@ -189,6 +192,7 @@ private:
     std::string stateFile_; // "" without a configuration file (tests)
     StateMap savedState_;   // records of programs that are not configured now
     bool outputSinceSave_ = false;
+    std::unique_ptr<StateWriter> stateWriter_; // with a state file
     SourcePtr saveTimer_;    // a save is due soon
     SourcePtr refreshTimer_; // line counters move: save every few seconds
 

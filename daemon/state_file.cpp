@@ -72,14 +72,17 @@ StateMap readStateFile(const std::string& path) {
     return m;
 }
 
-bool writeStateFile(const std::string& path, const StateMap& state, std::string* error) {
+std::string formatStateFile(const StateMap& state) {
     std::ostringstream out;
     out << kHeader << "\n";
     for (const auto& [name, r] : state)
         out << name << '\t' << desiredName(r.desired) << '\t' << r.pid << '\t' << r.pidStartTicks << '\t'
             << r.startedAtUs << '\t' << r.unit << '\t' << r.stdoutNextLine << '\t' << r.stdoutBytes << '\t'
             << r.stderrNextLine << '\t' << r.stderrBytes << '\t' << r.nextSeq << '\n';
-    const std::string data = out.str();
+    return out.str();
+}
+
+bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
     const std::string tmp = path + ".tmp";
@@ -97,6 +100,10 @@ bool writeStateFile(const std::string& path, const StateMap& state, std::string*
         return false;
     }
     return true;
+}
+
+bool writeStateFile(const std::string& path, const StateMap& state, std::string* error) {
+    return writeFileAtomically(path, formatStateFile(state), error);
 }
 
 uint64_t processStartTicks(pid_t pid) {

@@ -38,6 +38,10 @@ using StateMap = std::map<std::string, ProgramRecord>; // by namespec
 StateMap readStateFile(const std::string& path);
 // Atomic replace. Returns false with *error set on failure.
 bool writeStateFile(const std::string& path, const StateMap& state, std::string* error);
+// The two halves of writeStateFile: the text, and an atomic replace of a
+// file with a text (temporary file, then rename).
+std::string formatStateFile(const StateMap& state);
+bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error);
 
 // The start time of `pid` in clock ticks since boot; 0 if no such process.
 uint64_t processStartTicks(pid_t pid);
