@@ -99,13 +99,7 @@ void SystemdBackend::release(const std::string& unit) {
 }
 
 void SystemdBackend::spawn(const SpawnSpec& spec, SpawnDone done, ExitFn exited) {
-    std::vector<UnitProperty> props;
-    try {
-        props = scopeProperties(spec.namespec, spec.cfg, slice_, daemonUnit_);
-    } catch (const std::exception& e) {
-        done(Error{ErrorCode::SpawnFailed, std::string("bad resource setting: ") + e.what()});
-        return;
-    }
+    std::vector<UnitProperty> props = scopeProperties(spec.namespec, spec.cfg, slice_, daemonUnit_);
     SpawnSpec s = spec;
     s.keepPipesAlive = true; // the program outlives the daemon (DESIGN.md §3)
     auto forked = forkChild(s, /*hold=*/true);
