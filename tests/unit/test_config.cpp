@@ -1183,6 +1183,17 @@ TEST(SameAs, DetectsChanges)
     EXPECT_FALSE(g1.groups[0].sameAs(g4.groups[0]));
 }
 
+TEST(SameAs, ResourceLimitsCompareByValueNotSpelling)
+{
+    // Another spelling of the same limit sets the same scope property: no
+    // change, so a reload does not restart the program for it.
+    EXPECT_TRUE(program("memory_max=512M").sameAs(program("memory_max=524288K")));
+    EXPECT_TRUE(program("cpu_quota=50%").sameAs(program("cpu_quota=50.00%")));
+    EXPECT_FALSE(program("memory_max=512M").sameAs(program("memory_max=513M")));
+    EXPECT_FALSE(program("memory_max=100%").sameAs(program("memory_max=infinity")));
+    EXPECT_FALSE(program("tasks_max=10").sameAs(program("tasks_max=10%")));
+}
+
 // ----------------------------------------------------------------- helpers
 
 TEST(Helpers, ParseSignal)
