@@ -15,6 +15,8 @@
 
 #include <sys/types.h>
 
+#include "config_resources.h"
+
 namespace scopevisor::config {
 
 struct SourceLoc {
@@ -92,9 +94,10 @@ struct ProcessConfig {
     std::string directory; // empty: none
     int umask = -1;        // -1: none
     std::string serverurl = "AUTO";
-    // systemd resource controls (systemd backend): memory_max, memory_high,
-    // cpu_weight, cpu_quota, tasks_max, io_weight: raw values as written.
-    std::map<std::string, std::string> resources;
+    // systemd resource controls (systemd backend) by key (memory_max,
+    // memory_high, cpu_weight, cpu_quota, tasks_max, io_weight), each
+    // already converted to the scope property it sets (config_resources.h).
+    std::map<std::string, ResourceProperty> resources;
     SourceLoc loc; // the [program:x] header
 
     std::string namespec() const { return group == name ? name : group + ":" + name; }

@@ -32,9 +32,6 @@ constexpr std::string_view kProgramKeys[] = {
     "backoff_max", "memory_max", "memory_high", "cpu_weight", "cpu_quota", "tasks_max", "io_weight",
 };
 
-constexpr const char* kResourceKeys[] = {"memory_max", "memory_high", "cpu_weight",
-                                         "cpu_quota",  "tasks_max",   "io_weight"};
-
 struct Program {
     const ini::Section* section;
     std::string name;
@@ -168,11 +165,10 @@ ProcessConfig readProcess(SectionReader& r, const Program& p, const std::string&
         if (const std::optional<std::string> v = r.raw(key)) {
             const std::string t(trim(*v));
             try {
-                checkResource(key, t);
+                pc.resources[key] = parseResource(key, t);
             } catch (const std::invalid_argument& e) {
                 r.fail(key, e.what());
             }
-            pc.resources[key] = t;
         }
     }
     return pc;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Converters for single configuration values, with supervisord's rules
-// (supervisor/datatypes.py) where it has one and systemd's where the key is
-// one of systemd's (the resource controls).
+// (supervisor/datatypes.py) where it has one. systemd's resource controls
+// have theirs in config_resources.cpp.
 #include <climits>
 #include <csignal>
 #include <cstdio>
@@ -13,6 +13,7 @@
 namespace scopevisor::config {
 
 using detail::quote;
+using detail::toU64;
 using detail::trim;
 
 namespace {
@@ -42,29 +43,6 @@ const SignalNameEntry kSignals[] = {
     // aliases
     {"IOT", SIGABRT},    {"CLD", SIGCHLD},      {"POLL", SIGIO},
 };
-
-bool isDigits(std::string_view s)
-{
-    if (s.empty())
-        return false;
-    for (char c : s)
-        if (c < '0' || c > '9')
-            return false;
-    return true;
-}
-
-// Decimal digits to uint64; false on overflow or a non-digit.
-bool toU64(std::string_view s, uint64_t& out)
-{
-    if (!isDigits(s))
-        return false;
-    uint64_t v = 0;
-    for (char c : s)
-        if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, uint64_t(c - '0'), &v))
-            return false;
-    out = v;
-    return true;
-}
 
 } // namespace
 
@@ -197,6 +175,19 @@ std::vector<std::string> splitCommand(const std::string& s)
 } // namespace scopevisor::config
 
 namespace scopevisor::config::detail {
+
+bool toU64(std::string_view s, uint64_t& out)
+{
+    if (s.empty())
+        return false;
+    uint64_t v = 0;
+    for (char c : s)
+        if (c < '0' || c > '9' || __builtin_mul_overflow(v, 10u, &v) ||
+            __builtin_add_overflow(v, uint64_t(c - '0'), &v))
+            return false;
+    out = v;
+    return true;
+}
 
 namespace {
 
@@ -447,85 +438,6 @@ std::string checkName(std::string_view s)
             throw std::invalid_argument("invalid name " + quote(t) +
                                         " (a name may not contain a space, ':', '/' or a control character)");
     return std::string(t);
-}
-
-namespace {
-
-// systemd's parse_permyriad(): "N%" or "N.N%" / "N.NN%"; returns permyriad.
-bool percent(std::string_view v, uint64_t& permyriad)
-{
-    if (!v.ends_with('%'))
-        return false;
-    v.remove_suffix(1);
-    const size_t dot = v.find('.');
-    uint64_t whole = 0, frac = 0;
-    if (!toU64(v.substr(0, dot), whole) || whole > 1000000)
-        return false;
-    if (dot != std::string_view::npos) {
-        const std::string_view f = v.substr(dot + 1);
-        if (f.empty() || f.size() > 2 || !toU64(f, frac))
-            return false;
-        if (f.size() == 1)
-            frac *= 10;
-    }
-    permyriad = whole * 100 + frac;
-    return true;
-}
-
-// systemd's parse_size() with base 1024: "512", "512K", "1.5G".
-bool size(std::string_view v)
-{
-    static constexpr std::string_view kSuffixes = "BKMGTPE";
-    uint64_t mult = 1;
-    if (!v.empty() && kSuffixes.find(v.back()) != std::string_view::npos) {
-        const size_t idx = kSuffixes.find(v.back());
-        mult = idx == 0 ? 1 : 1ULL << (10 * idx);
-        v.remove_suffix(1);
-    }
-    const size_t dot = v.find('.');
-    uint64_t whole = 0, frac = 0;
-    if (!toU64(v.substr(0, dot), whole) || __builtin_mul_overflow(whole, mult, &whole))
-        return false;
-    if (dot != std::string_view::npos) {
-        const std::string_view f = v.substr(dot + 1);
-        if (f.empty() || f.size() > 18 || !toU64(f, frac))
-            return false;
-    }
-    return true;
-}
-
-} // namespace
-
-bool isResourceKey(std::string_view key)
-{
-    return key == "memory_max" || key == "memory_high" || key == "cpu_weight" ||
-           key == "cpu_quota" || key == "tasks_max" || key == "io_weight";
-}
-
-void checkResource(std::string_view key, std::string_view value)
-{
-    uint64_t p = 0;
-    std::string expected;
-    if (key == "memory_max" || key == "memory_high") {
-        if (value == "infinity" || (percent(value, p) && p <= 10000) || size(value))
-            return;
-        expected = "bytes with an optional K, M, G or T suffix, a percentage, or infinity";
-    } else if (key == "cpu_weight" || key == "io_weight") {
-        uint64_t w = 0;
-        if (toU64(value, w) && w >= 1 && w <= 10000)
-            return;
-        expected = "an integer from 1 to 10000";
-    } else if (key == "cpu_quota") {
-        if (percent(value, p) && p > 0)
-            return;
-        expected = "a percentage such as 50% or 200%";
-    } else if (key == "tasks_max") {
-        uint64_t n = 0;
-        if (value == "infinity" || (toU64(value, n) && n >= 1) || (percent(value, p) && p <= 10000))
-            return;
-        expected = "a positive integer, a percentage, or infinity";
-    }
-    throw std::invalid_argument("invalid value " + quote(value) + " (expected " + expected + ")");
 }
 
 std::string checkRole(std::string_view s)

@@ -34,6 +34,9 @@ std::string expand(std::string_view fmt, const Vars& vars);
 std::string_view trim(std::string_view s);
 std::string lower(std::string_view s);
 std::string quote(std::string_view s); // 'value', shortened when long
+// Decimal digits only (no sign, no space); false for anything else or more
+// than UINT64_MAX.
+bool toU64(std::string_view s, uint64_t& out);
 
 bool parseBool(std::string_view s);
 AutoRestart parseAutoRestart(std::string_view s);
@@ -47,9 +50,6 @@ std::vector<std::pair<std::string, std::string>> parseEnvironment(std::string_vi
                                                                   std::vector<std::string>* notes = nullptr);
 // Program, group and process names: no space, ':' or '/'. Returns s trimmed.
 std::string checkName(std::string_view s);
-// The systemd resource keys of [program:x]; throws for a bad value.
-void checkResource(std::string_view key, std::string_view value);
-bool isResourceKey(std::string_view key);
 // "admin", "operator", "log-reader", "viewer"; throws otherwise.
 std::string checkRole(std::string_view s);
 // "~" and "~/x" become $HOME and $HOME/x (as os.path.expanduser does).

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
+#include <variant>
 
 #include <fcntl.h>
 #include <systemd/sd-daemon.h>
@@ -31,116 +32,7 @@ void closeFd(int& fd) {
     fd = -1;
 }
 
-bool digitsOnly(std::string_view s) {
-    if (s.empty())
-        return false;
-    for (char c : s)
-        if (c < '0' || c > '9')
-            return false;
-    return true;
-}
-
-uint64_t toU64(std::string_view s) {
-    if (!digitsOnly(s) || s.size() > 19)
-        throw std::invalid_argument("invalid number '" + std::string(s) + "'");
-    uint64_t v = 0;
-    for (char c : s)
-        v = v * 10 + uint64_t(c - '0');
-    return v;
-}
-
-// systemd's parse_permyriad(): "N%", "N.N%", "N.NN%" -> N*100 (+ decimals).
-bool permyriad(std::string_view v, uint64_t& out) {
-    if (!v.ends_with('%'))
-        return false;
-    v.remove_suffix(1);
-    const size_t dot = v.find('.');
-    uint64_t whole = toU64(v.substr(0, dot));
-    uint64_t frac = 0;
-    if (dot != std::string_view::npos) {
-        std::string_view f = v.substr(dot + 1);
-        if (f.empty() || f.size() > 2)
-            throw std::invalid_argument("invalid percentage");
-        frac = toU64(f) * (f.size() == 1 ? 10 : 1);
-    }
-    out = whole * 100 + frac;
-    return true;
-}
-
-// systemd's UINT32_SCALE_FROM_PERMYRIAD: the *Scale properties are fractions
-// of UINT32_MAX.
-uint32_t scaleFromPermyriad(uint64_t p) {
-    if (p >= 10000)
-        return UINT32_MAX;
-    return uint32_t((p * UINT32_MAX + 5000) / 10000);
-}
-
-__extension__ typedef unsigned __int128 u128;
-
-// systemd's parse_size() with base 1024: "512", "512K", "1.5G".
-uint64_t parseSize(std::string_view v) {
-    static constexpr std::string_view kSuffixes = "BKMGTPE";
-    uint64_t mult = 1;
-    if (!v.empty()) {
-        const size_t idx = kSuffixes.find(v.back());
-        if (idx != std::string_view::npos) {
-            mult = idx == 0 ? 1 : 1ULL << (10 * idx);
-            v.remove_suffix(1);
-        }
-    }
-    const size_t dot = v.find('.');
-    uint64_t whole = toU64(v.substr(0, dot));
-    uint64_t result = 0;
-    if (__builtin_mul_overflow(whole, mult, &result))
-        throw std::invalid_argument("size too large");
-    if (dot != std::string_view::npos) {
-        std::string_view f = v.substr(dot + 1);
-        if (f.empty() || f.size() > 18)
-            throw std::invalid_argument("invalid size");
-        uint64_t frac = toU64(f), div = 1;
-        for (size_t i = 0; i < f.size(); ++i)
-            div *= 10;
-        // frac/div of one unit, without overflowing for big units.
-        const u128 part = u128(frac) * mult / div;
-        if (__builtin_add_overflow(result, uint64_t(part), &result))
-            throw std::invalid_argument("size too large");
-    }
-    return result;
-}
-
 } // namespace
-
-UnitProperty resourceProperty(const std::string& key, const std::string& value) {
-    uint64_t p = 0;
-    if (key == "memory_max" || key == "memory_high") {
-        const std::string name = key == "memory_max" ? "MemoryMax" : "MemoryHigh";
-        if (value == "infinity")
-            return {name, UINT64_MAX};
-        if (permyriad(value, p))
-            return {name + "Scale", scaleFromPermyriad(p)};
-        return {name, parseSize(value)};
-    }
-    if (key == "cpu_weight" || key == "io_weight") {
-        uint64_t w = toU64(value);
-        if (w < 1 || w > 10000)
-            throw std::invalid_argument("weight out of range");
-        return {key == "cpu_weight" ? "CPUWeight" : "IOWeight", w};
-    }
-    if (key == "cpu_quota") {
-        if (!permyriad(value, p) || p == 0)
-            throw std::invalid_argument("invalid CPU quota");
-        // CPUQuota=N% is N% of one CPU's time per second.
-        return {"CPUQuotaPerSecUSec", p * (kUsecPerSec / 10000)};
-    }
-    if (key == "tasks_max") {
-        if (value == "infinity")
-            return {"TasksMax", UINT64_MAX};
-        if (permyriad(value, p))
-            return {"TasksMaxScale", scaleFromPermyriad(p)};
-        return {"TasksMax", toU64(value)};
-    }
-    throw std::invalid_argument("unknown resource key '" + key + "'");
-}
 
 std::vector<UnitProperty> scopeProperties(const std::string& namespec, const config::ProcessConfig* cfg,
                                           const std::string& slice, const std::string& daemonUnit) {
@@ -160,8 +52,9 @@ std::vector<UnitProperty> scopeProperties(const std::string& namespec, const con
     props.push_back({"SendSIGKILL", true});
     if (!daemonUnit.empty())
         props.push_back({"Before", std::vector<std::string>{daemonUnit}});
-    for (const auto& [key, value] : c.resources)
-        props.push_back(resourceProperty(key, value));
+    // Converted when the config was loaded: nothing left to parse or refuse.
+    for (const auto& [key, r] : c.resources)
+        props.push_back(std::visit([&](auto v) { return UnitProperty{r.name, v}; }, r.value));
     return props;
 }
 
@@ -206,13 +99,7 @@ void SystemdBackend::release(const std::string& unit) {
 }
 
 void SystemdBackend::spawn(const SpawnSpec& spec, SpawnDone done, ExitFn exited) {
-    std::vector<UnitProperty> props;
-    try {
-        props = scopeProperties(spec.namespec, spec.cfg, slice_, daemonUnit_);
-    } catch (const std::exception& e) {
-        done(Error{ErrorCode::SpawnFailed, std::string("bad resource setting: ") + e.what()});
-        return;
-    }
+    std::vector<UnitProperty> props = scopeProperties(spec.namespec, spec.cfg, slice_, daemonUnit_);
     SpawnSpec s = spec;
     s.keepPipesAlive = true; // the program outlives the daemon (DESIGN.md §3)
     auto forked = forkChild(s, /*hold=*/true, spawner_.get());

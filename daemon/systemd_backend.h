@@ -45,10 +45,8 @@ inline constexpr const char* kProgramSlice = "scopevisor.slice";
 // The properties of a program's scope, without PIDs: Description, Slice,
 // CollectMode, the kill settings that mirror stopsignal/stopwaitsecs (so a
 // `systemctl stop` of the scope stops the program as scopevisor would), and
-// the resource controls of the program's config. Throws
-// std::invalid_argument for a resource value systemd would not take (the
-// config loader checks them first, so this does not happen for a loaded
-// config).
+// the resource controls of the program's config (converted by the config
+// loader, config_resources.h, so building them cannot fail).
 //
 // `daemonUnit` (the daemon's own service, if it runs in one) is ordered
 // after the scopes (Before=): when both stop at once, at shutdown, the
@@ -57,10 +55,6 @@ inline constexpr const char* kProgramSlice = "scopevisor.slice";
 std::vector<UnitProperty> scopeProperties(const std::string& namespec, const config::ProcessConfig* cfg,
                                           const std::string& slice = kProgramSlice,
                                           const std::string& daemonUnit = {});
-
-// One resource key of [program:x] as systemd's bus property:
-// ("memory_max", "512M") -> MemoryMax=536870912; "80%" -> MemoryMaxScale.
-UnitProperty resourceProperty(const std::string& key, const std::string& value);
 
 class SdEventLoop;
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <variant>
 
 #include "config.h"
 
@@ -59,6 +60,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     try {
         (void)parseByteSize(text);
     } catch (const std::invalid_argument&) {
+    }
+    for (const char* key : kResourceKeys) {
+        try {
+            const ResourceProperty r = parseResource(key, text);
+            // Only the percentage forms (*Scale) are fractions of UINT32_MAX.
+            if (std::holds_alternative<uint32_t>(r.value) != r.name.ends_with("Scale"))
+                __builtin_trap();
+        } catch (const std::invalid_argument&) {
+        }
     }
     const int sig = parseSignal(text);
     if (sig != -1 && parseSignal(signalName(sig)) != sig)

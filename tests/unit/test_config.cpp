@@ -353,15 +353,20 @@ TEST(Program, ScopevisorKeys)
     EXPECT_TRUE(p.startretriesInfinite);
     EXPECT_EQ(p.startretries, INT_MAX); // for readers that only look at the count
     EXPECT_EQ(p.backoffMax, 60);
-    EXPECT_EQ(p.resources, (std::map<std::string, std::string>{{"memory_max", "512M"},
-                                                               {"memory_high", "80%"},
-                                                               {"cpu_weight", "200"},
-                                                               {"cpu_quota", "150%"},
-                                                               {"tasks_max", "infinity"},
-                                                               {"io_weight", "1"}}));
-    EXPECT_EQ(program("memory_max=infinity\ntasks_max=50%").resources.at("tasks_max"), "50%");
-    EXPECT_EQ(program("memory_max=1073741824").resources.at("memory_max"), "1073741824");
-    EXPECT_EQ(program("memory_max=1.5G").resources.at("memory_max"), "1.5G");
+    // Converted at load time to the scope properties (config_resources.h).
+    EXPECT_EQ(p.resources, (std::map<std::string, ResourceProperty>{
+                               {"memory_max", {"MemoryMax", uint64_t(512) << 20}},
+                               {"memory_high", {"MemoryHighScale", uint32_t(3435973836u)}},
+                               {"cpu_weight", {"CPUWeight", uint64_t(200)}},
+                               {"cpu_quota", {"CPUQuotaPerSecUSec", uint64_t(1'500'000)}},
+                               {"tasks_max", {"TasksMax", UINT64_MAX}},
+                               {"io_weight", {"IOWeight", uint64_t(1)}}}));
+    EXPECT_EQ(program("memory_max=infinity\ntasks_max=50%").resources.at("tasks_max"),
+              (ResourceProperty{"TasksMaxScale", uint32_t(2147483648u)}));
+    EXPECT_EQ(program("memory_max=1073741824").resources.at("memory_max"),
+              (ResourceProperty{"MemoryMax", uint64_t(1) << 30}));
+    EXPECT_EQ(program("memory_max = 1.5G ").resources.at("memory_max"),
+              (ResourceProperty{"MemoryMax", uint64_t(3) << 29}));
 }
 
 TEST(Program, Booleans)
@@ -507,15 +512,19 @@ TEST(Program, Errors)
     expectProgramError("process_name=a:b", "process_name", "invalid name");
     expectProgramError("process_name=%(program_name)s/x", "process_name", "invalid name 'p/x'");
     expectProgramError("memory_max=lots", "memory_max", "invalid value 'lots'");
-    expectProgramError("memory_max=512m", "memory_max", "K, M, G or T suffix");
-    expectProgramError("memory_high=120%", "memory_high", "percentage");
+    expectProgramError("memory_max=512m", "memory_max", "K, M, G, T, P or E suffix");
+    expectProgramError("memory_high=120%", "memory_high", "a percentage up to 100%");
+    expectProgramError("memory_max=16E", "memory_max", "invalid value '16E' (expected bytes");
+    expectProgramError("memory_max=17179869184G", "memory_max", "less than 16E");
+    expectProgramError("memory_max=18446744073709551616", "memory_max", "less than 16E");
     expectProgramError("memory_max=%(ENV_MEM)s", "memory_max", "invalid value '%(ENV_MEM)s'");
     expectProgramError("cpu_weight=0", "cpu_weight", "from 1 to 10000");
     expectProgramError("cpu_weight=10001", "cpu_weight", "from 1 to 10000");
     expectProgramError("io_weight=x", "io_weight", "from 1 to 10000");
-    expectProgramError("cpu_quota=50", "cpu_quota", "percentage such as 50%");
-    expectProgramError("cpu_quota=0%", "cpu_quota", "percentage");
-    expectProgramError("tasks_max=0", "tasks_max", "positive integer");
+    expectProgramError("cpu_quota=50", "cpu_quota", "invalid value '50' (expected a percentage above 0");
+    expectProgramError("cpu_quota=0%", "cpu_quota", "invalid value '0%' (expected a percentage above 0");
+    expectProgramError("tasks_max=0", "tasks_max", "invalid value '0' (expected a positive integer");
+    expectProgramError("tasks_max=101%", "tasks_max", "a percentage up to 100%");
     expectProgramError("command=/bin/sh -c 'x", "command", "no closing quotation");
     expectProgramError("command=", "command", "empty command");
 }
@@ -1172,6 +1181,17 @@ TEST(SameAs, DetectsChanges)
     EXPECT_TRUE(g1.groups[0].sameAs(g3.groups[0]));
     EXPECT_FALSE(g1.groups[0].sameAs(g2.groups[0]));
     EXPECT_FALSE(g1.groups[0].sameAs(g4.groups[0]));
+}
+
+TEST(SameAs, ResourceLimitsCompareByValueNotSpelling)
+{
+    // Another spelling of the same limit sets the same scope property: no
+    // change, so a reload does not restart the program for it.
+    EXPECT_TRUE(program("memory_max=512M").sameAs(program("memory_max=524288K")));
+    EXPECT_TRUE(program("cpu_quota=50%").sameAs(program("cpu_quota=50.00%")));
+    EXPECT_FALSE(program("memory_max=512M").sameAs(program("memory_max=513M")));
+    EXPECT_FALSE(program("memory_max=100%").sameAs(program("memory_max=infinity")));
+    EXPECT_FALSE(program("tasks_max=10").sameAs(program("tasks_max=10%")));
 }
 
 // ----------------------------------------------------------------- helpers

@@ -156,7 +156,9 @@ TEST_F(Fixture, PropertiesCarryKillSettingsResourcesAndOrdering) {
     config::ProcessConfig cfg;
     cfg.stopsignal = SIGINT;
     cfg.stopwaitsecs = 7;
-    cfg.resources = {{"memory_max", "512M"}, {"cpu_quota", "150%"}, {"tasks_max", "infinity"}};
+    for (auto [key, value] : {std::pair{"memory_max", "512M"}, {"cpu_quota", "150%"}, {"tasks_max", "infinity"},
+                              {"memory_high", "50%"}})
+        cfg.resources[key] = config::parseResource(key, value);
     auto props = scopeProperties("web", &cfg, "scopevisor.slice", "scopevisord.service");
     auto find = [&](const std::string& n) -> const UnitProperty* {
         for (auto& p : props)
@@ -175,32 +177,13 @@ TEST_F(Fixture, PropertiesCarryKillSettingsResourcesAndOrdering) {
     EXPECT_EQ(std::get<uint64_t>(find("MemoryMax")->value), 512ull << 20);
     EXPECT_EQ(std::get<uint64_t>(find("CPUQuotaPerSecUSec")->value), 1'500'000u);
     EXPECT_EQ(std::get<uint64_t>(find("TasksMax")->value), UINT64_MAX);
+    EXPECT_EQ(std::get<uint32_t>(find("MemoryHighScale")->value), 2147483648u);
+    EXPECT_FALSE(find("MemoryHigh"));
     EXPECT_EQ(std::get<std::vector<std::string>>(find("Before")->value),
               std::vector<std::string>{"scopevisord.service"});
     EXPECT_FALSE(find("PIDs")); // added by the manager call
     EXPECT_FALSE(find("Before") == nullptr);
     EXPECT_EQ(scopeProperties("web", nullptr).size(), 7u); // no Before without a daemon unit
-}
-
-TEST(ResourceProperty, ConvertsLikeSystemctl) {
-    auto t = [](const char* k, const char* v) { return std::get<uint64_t>(resourceProperty(k, v).value); };
-    auto u = [](const char* k, const char* v) { return std::get<uint32_t>(resourceProperty(k, v).value); };
-    EXPECT_EQ(t("memory_max", "1024"), 1024u);
-    EXPECT_EQ(t("memory_max", "4K"), 4096u);
-    EXPECT_EQ(t("memory_high", "1.5G"), 3ull << 29);
-    EXPECT_EQ(t("memory_max", "infinity"), UINT64_MAX);
-    EXPECT_EQ(resourceProperty("memory_max", "80%").name, "MemoryMaxScale");
-    EXPECT_EQ(u("memory_max", "100%"), UINT32_MAX);
-    EXPECT_EQ(u("memory_max", "50%"), 2147483648u); // (50% of UINT32_MAX, rounded) as systemd
-    EXPECT_EQ(resourceProperty("tasks_max", "10%").name, "TasksMaxScale");
-    EXPECT_EQ(t("tasks_max", "100"), 100u);
-    EXPECT_EQ(t("cpu_weight", "42"), 42u);
-    EXPECT_EQ(resourceProperty("io_weight", "7").name, "IOWeight");
-    EXPECT_EQ(t("cpu_quota", "50%"), 500'000u);
-    EXPECT_EQ(t("cpu_quota", "12.5%"), 125'000u);
-    EXPECT_THROW(resourceProperty("cpu_weight", "0"), std::invalid_argument);
-    EXPECT_THROW(resourceProperty("memory_max", "lots"), std::invalid_argument);
-    EXPECT_THROW(resourceProperty("nice", "1"), std::invalid_argument);
 }
 
 TEST_F(Fixture, FailedJobIsASpawnErrorAndTheProgramNeverRuns) {
