@@ -32,6 +32,7 @@
 #include "logging.h"
 #include "sd_event_loop.h"
 #include "systemd_backend.h"
+#include "thread_latency.h"
 
 using namespace scopevisor;
 
@@ -167,6 +168,10 @@ void stopAdapters(SdEventLoop& loop, AdapterManager& adapters) {
 
 } // namespace
 
+// The engine thread's scheduler slice: it handles one call or event in
+// well under a millisecond.
+constexpr uint64_t kEngineSliceNs = 500000;
+
 int main(int argc, char** argv) {
     Options opt = parseArgs(argc, argv);
     // Give memory back: without a fixed threshold glibc raises it after big
@@ -210,6 +215,9 @@ int main(int argc, char** argv) {
         umask(mode_t(cfg.daemon.umask));
 
     SdEventLoop loop;
+    // This thread is the engine's (thread_latency.h says why a short slice).
+    if (int e = requestShortSlice(kEngineSliceNs))
+        log::debug(std::string("no short scheduler slice for the engine's thread: ") + std::strerror(e));
     std::string backendChoice = opt.backend;
     if (backendChoice.empty())
         backendChoice = cfg.daemon.backend == config::BackendChoice::Systemd  ? "systemd"
