@@ -40,6 +40,10 @@ struct Child {
     int stdoutFd = -1; // read end
     int stderrFd = -1; // read end; -1 with redirect_stderr
     std::string unit;  // systemd scope name, "" for direct
+    // /proc/<pid>/stat's start time, read where the spawn was made (see
+    // forkChild): read later on the engine's thread it could block while
+    // the program execs. 0 if unknown.
+    uint64_t startTicks = 0;
 };
 
 class Backend {

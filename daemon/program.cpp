@@ -240,7 +240,9 @@ void Program::onSpawned(uint64_t gen, Result<Child> r) {
         return;
     }
     child_ = std::move(r.value());
-    pidStartTicks_ = processStartTicks(child_->pid);
+    // Read by the backend where it cannot hold up the engine (backend.h);
+    // a backend that did not (tests' fakes) has it read here.
+    pidStartTicks_ = child_->startTicks ? child_->startTicks : processStartTicks(child_->pid);
     if (child_->stdoutFd >= 0) {
         outReader_.fd = child_->stdoutFd;
         watchOutput(outReader_.fd, false);
