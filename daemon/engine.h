@@ -143,8 +143,9 @@ private:
     void doStart(Program& p, bool wait, Callback<Status> done);
     void doStop(Program& p, bool wait, Callback<Status> done);
     void doMulti(std::vector<Program*> targets, bool isStart, bool wait, Callback<MultiResult> done);
+    // `pauseUs` between two batches (0: the next loop turn).
     void forEachBatched(std::vector<std::string> names, std::function<void(size_t, Program*)> fn,
-                        std::function<void()> then);
+                        std::function<void()> then, uint64_t pauseUs = 0);
     std::vector<Program*> allPrograms() const;
     Status gate() const; // the SHUTDOWN_STATE gate
 
