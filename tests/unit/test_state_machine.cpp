@@ -594,3 +594,39 @@ TEST_F(StateMachine, ListenerAddedOnTheLoopThreadHearsEverythingFromThenOn) {
     loop.runPending();
     EXPECT_EQ(added.names, std::vector<std::string>{"a"}); // told once
 }
+
+// Stops of many programs go out a batch at a time with a pause between
+// batches, so that they do not all exit in the same few milliseconds (issue 4:
+// replies held up 30 to 60 ms by a StopAll of 1000). Starts are not paused.
+TEST_F(StateMachine, StopAllPausesBetweenBatchesStartAllDoesNot) {
+    std::vector<config::ProcessConfig> procs;
+    for (int i = 0; i < 100; ++i) {
+        auto p = proc("p" + std::to_string(1000 + i));
+        p.autostart = false;
+        p.startsecs = 0;
+        procs.push_back(p);
+    }
+    make(procs);
+    std::optional<MultiResult> started;
+    engine->startAll(false, [&](MultiResult r) { started.emplace(std::move(r)); });
+    loop.runPending(); // no time passes: every batch of starts runs at once
+    ASSERT_TRUE(started);
+    EXPECT_EQ(backend.spawns.size(), 100u);
+    loop.advance(kSec);
+
+    backend.exitOnSignal = false;
+    std::optional<MultiResult> stopped;
+    engine->stopAll(false, [&](MultiResult r) { stopped.emplace(std::move(r)); });
+    loop.runPending();
+    const size_t first = backend.kills.size();
+    EXPECT_GT(first, 0u);
+    EXPECT_LT(first, 100u) << "every stop went out at once";
+    EXPECT_FALSE(stopped);
+    loop.advance(2000); // within the pause: nothing more
+    EXPECT_EQ(backend.kills.size(), first);
+    for (int i = 0; i < 100 && !stopped; ++i)
+        loop.advance(1000);
+    ASSERT_TRUE(stopped);
+    EXPECT_EQ(backend.kills.size(), 100u);
+    EXPECT_EQ(stopped->size(), 100u);
+}
