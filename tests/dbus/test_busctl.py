@@ -8,10 +8,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from waiting import wait_for  # noqa: E402,F401
 
 DAEMON = os.environ.get("SCOPEVISORD", "build/daemon/scopevisord")
 CTL = os.environ.get("SCOPEVISORCTL", "build/dbus/ctl/scopevisorctl")
@@ -39,16 +43,6 @@ startsecs = 0
 """
 
 needs_bus = pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="dbus-daemon is not installed")
-
-
-def wait_for(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
 
 
 @pytest.fixture

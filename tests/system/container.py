@@ -49,9 +49,13 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import waiting  # noqa: E402
 
 DEFAULT_MASK = ["supervisor.service", "nats-server.service", "scopevisord.service", "scopevisord.socket"]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -92,14 +96,8 @@ def with_config(tmp_path_factory, config):
 
 
 def wait_for(pred, timeout=20.0, step=0.1):
-    """The first true value of pred() within timeout seconds, else its last."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
+    """waiting.wait_for with the longer defaults that a booted system needs."""
+    return waiting.wait_for(pred, timeout, step)
 
 
 CLONE_NEWNET = 0x40000000

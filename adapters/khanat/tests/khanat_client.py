@@ -11,8 +11,12 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import warnings
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "support"))
+from waiting import wait_for  # noqa: E402,F401
 
 DAEMON = os.environ.get("SCOPEVISORD", "build/daemon/scopevisord")
 CERTS_SCRIPT = os.environ.get("KHANAT_CERTS_SCRIPT", "contrib/certs/make-khanat-certs.sh")
@@ -155,16 +159,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def have(tool):

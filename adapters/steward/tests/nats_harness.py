@@ -13,10 +13,14 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 
 import steward_gob as sg
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "support"))
+from waiting import wait_for  # noqa: E402,F401
 
 DAEMON = os.environ.get("SCOPEVISORD", "build/daemon/scopevisord")
 NATS_SERVER = os.environ.get("NATS_SERVER") or shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -26,16 +30,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def read(path):

@@ -7,10 +7,13 @@ import http.client
 import os
 import socket
 import subprocess
-import time
+import sys
 import xmlrpc.client
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "support"))
+from waiting import wait_for  # noqa: E402,F401
 
 DAEMON = os.environ.get("SCOPEVISORD", "build/daemon/scopevisord")
 SUPERVISORCTL = os.environ.get("SUPERVISORCTL", "/usr/bin/supervisorctl")
@@ -73,16 +76,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
