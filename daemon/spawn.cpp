@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "spawn.h"
+#include "exit_watcher.h"
 #include "spawn_plan.h"
 #include "spawn_zygote.h"
 #include "state_file.h"
@@ -254,15 +255,6 @@ void writeAll(int fd, const char* p, size_t n) {
     ::_exit(kNotSpawnedExit);
 }
 
-void closeRange(unsigned first, unsigned last, int maxFd) {
-    if (first > last)
-        return;
-    if (::syscall(SYS_close_range, first, last, 0) == 0)
-        return;
-    unsigned end = std::min(last, static_cast<unsigned>(maxFd));
-    for (unsigned fd = first; fd <= end; ++fd)
-        ::close(static_cast<int>(fd));
-}
 
 // The credential calls of one thread: the kernel's, not libc's, which
 // would apply them to every thread libc knows of (see runChild).
@@ -280,6 +272,16 @@ int rawSetgroups(const gid_t* groups, size_t n) {
 } // namespace
 
 namespace spawnplan {
+
+void closeRange(unsigned first, unsigned last, int maxFd) {
+    if (first > last)
+        return;
+    if (::syscall(SYS_close_range, first, last, 0) == 0)
+        return;
+    unsigned end = std::min(last, static_cast<unsigned>(maxFd));
+    for (unsigned fd = first; fd <= end; ++fd)
+        ::close(static_cast<int>(fd));
+}
 
 // Only async-signal-safe calls from here on (see the top of spawn.h).
 [[noreturn]] void runChild(const ChildPlan& p) {
@@ -685,8 +687,7 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold, SpawnZygote* zygote) 
     if (pidfd < 0) {
         int pe = errno;
         ::kill(pid, SIGKILL);
-        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
+        reap(pid);
         return Error{ErrorCode::SpawnFailed,
                      "couldn't open a pidfd for " + processLabel(spec) + ": " + errnoText(pe)};
     }

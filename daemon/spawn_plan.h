@@ -45,6 +45,10 @@ struct ChildPlan {
 // async-signal-safe calls.
 [[noreturn]] void runChild(const ChildPlan& plan);
 
+// Close fds first..last: close_range(2), or one by one up to maxFd where
+// the kernel lacks it. Async-signal-safe.
+void closeRange(unsigned first, unsigned last, int maxFd);
+
 // runChild for clone(2): `plan` is a ChildPlan*.
 int childMain(void* plan);
 

@@ -13,9 +13,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "exit_watcher.h"
 #include "logging.h"
 
 namespace scopevisor {
@@ -39,14 +39,6 @@ void* mapOrDie(size_t size) {
     if (m == MAP_FAILED)
         ::_exit(1);
     return m;
-}
-
-void closeFrom(int first) {
-    if (::syscall(SYS_close_range, unsigned(first), ~0u, 0) == 0)
-        return;
-    long max = ::sysconf(_SC_OPEN_MAX);
-    for (long fd = first; fd < (max > 0 && max < 65536 ? max : 65536); ++fd)
-        ::close(int(fd));
 }
 
 void sendReply(int sock, pid_t pid, int error, int pidfd) {
@@ -160,7 +152,8 @@ void sendReply(int sock, pid_t pid, int error, int pidfd) {
             ::_exit(1);
         sock = 3;
     }
-    closeFrom(4);
+    long maxFd = ::sysconf(_SC_OPEN_MAX);
+    spawnplan::closeRange(4, ~0u, maxFd > 0 && maxFd < 65536 ? int(maxFd) : 65536);
     sendReply(sock, 0, 0, -1); // ready
     serve(sock);
 }
@@ -233,8 +226,7 @@ SpawnZygote::~SpawnZygote() {
     if (sock_ >= 0)
         ::close(sock_);
     if (pid_ > 0)
-        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-        }
+        reap(pid_);
 }
 
 void SpawnZygote::lost(const char* why) {
@@ -243,8 +235,7 @@ void SpawnZygote::lost(const char* why) {
     ::close(sock_);
     sock_ = -1;
     ::kill(pid_, SIGKILL);
-    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    reap(pid_);
     pid_ = -1;
 }
 
