@@ -308,17 +308,19 @@ bool AdapterManager::start(Control& control, std::string* error) {
         for (const auto& s : e->plan.config.settings)
             if (s.key == "default_role")
                 dr = &s;
-        // The legacy tools let every client they admit do everything, so an
-        // unchanged legacy setup keeps working by default (DESIGN.md §5).
-        std::string defaultRole = dr ? dr->value : "admin";
+        // No rights for identities [access] does not name, nor for anonymous
+        // peers, unless the configuration says so in one explicit line: an
+        // open control port is what an attacker looks for first.
+        std::string defaultRole = dr ? dr->value : "";
         if (!defaultRole.empty() && !parseRole(defaultRole)) {
             *error = (dr ? dr->file + ":" + std::to_string(dr->line) + ": " : std::string()) + "adapter '" +
                      e->plan.name + "': default_role: invalid value '" + defaultRole +
                      "' (expected admin, operator, log-reader, viewer or empty)";
             return false;
         }
-        log::info("adapter " + e->plan.name + ": identities not listed in [access] get " +
-                  (defaultRole.empty() ? std::string("no access") : "the role " + defaultRole));
+        log::info("adapter " + e->plan.name + ": identities not listed in [access] and anonymous peers get " +
+                  (defaultRole.empty() ? std::string("no access (default_role is empty)")
+                                       : "the role " + defaultRole + " (default_role)"));
         e->host = std::make_unique<HostImpl>(*this, e->plan.name, defaultRole);
         std::string err;
         Adapter* a = e->module->create(*e->host, e->plan.config, &err);

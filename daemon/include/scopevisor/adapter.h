@@ -20,6 +20,9 @@
 #include <string_view>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "scopevisor/control.h"
@@ -172,6 +175,41 @@ public:
         done("no scope " + unit);
     }
 };
+
+// True when a listening or connected socket is bound to a loopback address
+// (127.0.0.0/8, ::1, a v4-mapped loopback) or is a unix socket.
+inline bool isLoopbackSocket(int fd) noexcept {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+        return false;
+    if (ss.ss_family == AF_UNIX)
+        return true;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(reinterpret_cast<sockaddr_in*>(&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6) {
+        const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(&a))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+// Every adapter calls this for each network listener once it is bound: when
+// anonymous peers (or identities [access] does not name) get a role and the
+// listener is not on loopback, the daemon says so at every start.
+// `listener` names it for the log ("0.0.0.0:9001"), `key` the setting that
+// opened it ("[adapter:xmlrpc] default_role").
+inline void warnIfOpenToAnonymous(AdapterHost& host, int listenFd, const std::string& listener,
+                                  const std::string& key) {
+    Role r = host.roleFor("");
+    if (r == Role::None || isLoopbackSocket(listenFd))
+        return;
+    host.log(LogLevel::Warn, std::string("CRIT: ") + listener + " is not a loopback address and " + key +
+                                 " gives anonymous and unlisted clients the role " + roleName(r) +
+                                 ": anyone who can reach it has those rights");
+}
 
 class Adapter {
 public:
