@@ -12,6 +12,7 @@
 
 #include "build-config.h"
 #include "command_scopes.h"
+#include "config_values.h"
 #include "logging.h"
 #include "state_file.h"
 
@@ -295,8 +296,24 @@ bool AdapterManager::importPrograms(std::vector<config::GroupConfig>* out, std::
             *error = "adapter '" + e->plan.name + "': " + err;
             return false;
         }
-        for (const auto& ip : progs)
+        for (const auto& ip : progs) {
+            // A name from a legacy file becomes a group, a unit name and a
+            // line of the state file: it obeys the configuration's rules
+            // (a tab or a newline would corrupt the state file).
+            std::string why;
+            try {
+                if (config::detail::checkName(ip.name) != ip.name)
+                    why = "leading or trailing white space";
+            } catch (const std::invalid_argument& ex) {
+                why = ex.what();
+            }
+            if (!why.empty()) {
+                *error = "adapter '" + e->plan.name + "': " + (ip.source.empty() ? std::string() : ip.source + ": ") +
+                         "imported program name '" + ip.name + "' refused: " + why;
+                return false;
+            }
             out->push_back(toGroup(ip, e->plan.name));
+        }
     }
     return true;
 }

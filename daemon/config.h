@@ -87,6 +87,9 @@ struct ProcessConfig {
     bool killasgroup = false;
     std::string user;              // empty: the daemon's user
     bool redirectStderr = false;
+    // Bytes sent to the program's stdin that it has not read yet, at most
+    // (a sender past it gets an error; nothing is dropped or grows forever).
+    uint64_t stdinBufferMax = 1024 * 1024;
     LogFileConfig stdoutLog;
     LogFileConfig stderrLog;
     // The program's own environment= (in order), not the merged child env.

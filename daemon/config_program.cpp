@@ -29,7 +29,7 @@ constexpr std::string_view kProgramKeys[] = {
     "stderr_capture_maxbytes", "stderr_events_enabled", "stderr_syslog",
     "environment", "directory", "umask", "serverurl",
     // scopevisor's
-    "backoff_max", "memory_max", "memory_high", "cpu_weight", "cpu_quota", "tasks_max", "io_weight",
+    "backoff_max", "stdin_buffer_max", "memory_max", "memory_high", "cpu_weight", "cpu_quota", "tasks_max", "io_weight",
 };
 
 struct Program {
@@ -142,6 +142,9 @@ ProcessConfig readProcess(SectionReader& r, const Program& p, const std::string&
         r.fail("killasgroup", "cannot be false when stopasgroup is true");
     pc.user = std::string(trim(r.get("user", "")));
     pc.redirectStderr = r.boolean("redirect_stderr", false);
+    pc.stdinBufferMax = r.bytes("stdin_buffer_max", pc.stdinBufferMax);
+    if (pc.stdinBufferMax == 0)
+        r.fail("stdin_buffer_max", "must be at least 1 byte");
 
     const LoadContext& ctx = r.loader().ctx;
     pc.stdoutLog = readLog(r, "stdout", ctx);

@@ -31,6 +31,7 @@
 #include "journal_sink.h"
 #include "logging.h"
 #include "sd_event_loop.h"
+#include "state_file.h"
 #include "systemd_backend.h"
 #include "thread_latency.h"
 
@@ -293,6 +294,18 @@ int main(int argc, char** argv) {
     std::unique_ptr<dbus::Frontend> dbusFrontend = dbus::Frontend::start(loop.raw(), engine, fo, &busError);
     if (!dbusFrontend)
         log::warn("no D-Bus bus reachable: running without the D-Bus API (" + busError + ")");
+    else
+        // Local peers of the adapters' unix sockets are asked about with
+        // polkit, on the loop where the bus connection lives. Without a bus
+        // no authorizer is set and only root gets in.
+        adapters.setLocalAuthorizer([&loop, fe = dbusFrontend.get()](const UnixPeer& peer, Verb verb,
+                                                                      const std::string& program,
+                                                                      std::function<void(bool, std::string)> done) {
+            const uint64_t startTicks = processStartTicks(peer.pid);
+            loop.post([fe, peer, startTicks, verb, program, done = std::move(done)]() mutable {
+                fe->authorizeProcess(peer, startTicks, verb, program, std::move(done));
+            });
+        });
 
     int exitCode = 0;
     engine.setOnShutdown([&] { loop.exit(exitCode); });

@@ -588,6 +588,16 @@ Status Program::writeInput(std::string data) {
         return Error{ErrorCode::NotRunning, namespec_ + " is not running"};
     if (stdinFd_ < 0)
         return Error{ErrorCode::NoFile, namespec_ + ": stdin is closed"};
+    // A program that does not read its stdin must not make the daemon hold
+    // whatever a client sends: past the bound the sender is told, and
+    // nothing of this write is kept.
+    const uint64_t pending = stdinPending_.size() - stdinSent_;
+    const uint64_t limit = cfg_.stdinBufferMax;
+    if (data.size() > limit || pending > limit - data.size())
+        return Error{ErrorCode::Failed, namespec_ + ": stdin is full: " + std::to_string(pending) +
+                                            " bytes not read yet, " + std::to_string(data.size()) +
+                                            " more would pass stdin_buffer_max (" + std::to_string(limit) +
+                                            " bytes)"};
     stdinPending_ += data;
     flushInput();
     if (stdinFd_ < 0)
@@ -596,15 +606,22 @@ Status Program::writeInput(std::string data) {
 }
 
 void Program::flushInput() {
-    while (!stdinPending_.empty() && stdinFd_ >= 0) {
-        ssize_t n = write(stdinFd_, stdinPending_.data(), stdinPending_.size());
+    // stdinSent_ marks what was written; the written prefix is dropped only
+    // when it is at least half the buffer, so draining is linear in the
+    // bytes sent, however small the pipe's writes are.
+    while (stdinSent_ < stdinPending_.size() && stdinFd_ >= 0) {
+        ssize_t n = write(stdinFd_, stdinPending_.data() + stdinSent_, stdinPending_.size() - stdinSent_);
         if (n > 0) {
-            stdinPending_.erase(0, size_t(n));
+            stdinSent_ += size_t(n);
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
+            if (stdinSent_ * 2 >= stdinPending_.size()) {
+                stdinPending_.erase(0, stdinSent_);
+                stdinSent_ = 0;
+            }
             // The program is not reading: keep the bytes, never drop them,
             // and write the rest when the pipe has room.
             if (!stdinSrc_)
@@ -615,12 +632,15 @@ void Program::flushInput() {
         closeInput();
         return;
     }
+    stdinPending_.clear();
+    stdinSent_ = 0;
     stdinSrc_.reset();
 }
 
 void Program::closeInput() {
     stdinSrc_.reset();
     stdinPending_.clear();
+    stdinSent_ = 0;
     if (stdinFd_ >= 0)
         close(stdinFd_);
     stdinFd_ = -1;

@@ -145,6 +145,7 @@ private:
     int stdinFd_ = -1;
     SourcePtr stdinSrc_;
     std::string stdinPending_;
+    size_t stdinSent_ = 0; // bytes of stdinPending_ already written
 
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

@@ -38,6 +38,13 @@ public:
     // nullptr with *error set when the bus cannot be reached.
     static std::unique_ptr<Frontend> start(sd_event* ev, Control& control, FrontendOptions opts,
                                            std::string* error);
+
+    // Authorize a peer of an adapter's unix socket with polkit (a
+    // unix-process subject; startTicks: field 22 of its /proc/<pid>/stat), for `verb` on `program` (any spelling of its
+    // namespec; polkit gets the canonical one and its group). Call on the
+    // loop thread; `done` runs there.
+    virtual void authorizeProcess(const UnixPeer& peer, uint64_t startTicks, Verb verb, const std::string& program,
+                                  std::function<void(bool allowed, std::string reason)> done) = 0;
 };
 
 // "/org/scopevisor1/program/<namespec escaped as sd_bus_path_encode does>".

@@ -71,28 +71,30 @@ void ManagerObject::SignalProgram(sdbus::Result<>&& result, std::string namespec
 }
 
 void ManagerObject::StartGroup(sdbus::Result<>&& result, std::string group) {
-    service_.authorized(getObject(), std::move(result), AuthRequest{Verb::Control, "", group},
+    service_.authorizedAll(getObject(), std::move(result), service_.programsRequests(Verb::Control, group, false),
                           [this, group](Reply<> reply) {
                               service_.control().startGroup(group, true, service_.multiReply(reply));
                           });
 }
 
 void ManagerObject::StopGroup(sdbus::Result<>&& result, std::string group) {
-    service_.authorized(getObject(), std::move(result), AuthRequest{Verb::Control, "", group},
+    service_.authorizedAll(getObject(), std::move(result), service_.programsRequests(Verb::Control, group, false),
                           [this, group](Reply<> reply) {
                               service_.control().stopGroup(group, true, service_.multiReply(reply));
                           });
 }
 
 void ManagerObject::StartAll(sdbus::Result<>&& result) {
-    service_.authorized(getObject(), std::move(result), AuthRequest{Verb::Control, "", ""}, [this](Reply<> reply) {
+    service_.authorizedAll(getObject(), std::move(result), service_.programsRequests(Verb::Control, "", true),
+                           [this](Reply<> reply) {
         auto done = service_.multiReply(reply);
         service_.control().startAll(true, [done](MultiResult r) { done(std::move(r)); });
     });
 }
 
 void ManagerObject::StopAll(sdbus::Result<>&& result) {
-    service_.authorized(getObject(), std::move(result), AuthRequest{Verb::Control, "", ""}, [this](Reply<> reply) {
+    service_.authorizedAll(getObject(), std::move(result), service_.programsRequests(Verb::Control, "", true),
+                           [this](Reply<> reply) {
         auto done = service_.multiReply(reply);
         service_.control().stopAll(true, [done](MultiResult r) { done(std::move(r)); });
     });

@@ -3,6 +3,8 @@
 
 #include <map>
 
+#include <unistd.h>
+
 #include <sdbus-c++/sdbus-c++.h>
 
 namespace scopevisor::dbus {
@@ -13,6 +15,9 @@ constexpr const char* kPolkitPath = "/org/freedesktop/PolicyKit1/Authority";
 constexpr const char* kPolkitIface = "org.freedesktop.PolicyKit1.Authority";
 constexpr uint32_t kAllowUserInteraction = 1;
 constexpr size_t kMaxCachedUids = 4096;
+// polkit questions in flight for one check: dbus-daemon allows a
+// connection 128 pending replies on the system bus.
+constexpr size_t kWindow = 16;
 
 // An authentication dialog may be up for a while; polkit itself gives up
 // on an unanswered agent, this only bounds a polkitd that hangs.
@@ -54,18 +59,82 @@ const char* Authorizer::actionId(Verb v) {
     return "org.scopevisor1.manage";
 }
 
+Authorizer::Subject busNameSubject(const Caller& who) {
+    return {"system-bus-name", {{"name", sdbus::Variant(who.sender)}}, who.interactive};
+}
+
 void Authorizer::check(const Caller& who, const AuthRequest& req, AuthDone done) {
+    checkAll(who, {req}, std::move(done));
+}
+
+void Authorizer::checkAll(const Caller& who, std::vector<AuthRequest> reqs, AuthDone done) {
     if (!usePolkit_)
         return done(std::nullopt);
     if (who.sender.empty())
         return done(accessDenied("the caller has no bus name"));
-    withUid(who.sender, [this, who, req, done](std::optional<uint32_t> uid) {
+    auto list = std::make_shared<std::vector<AuthRequest>>(std::move(reqs));
+    withUid(who.sender, [this, who, list, done](std::optional<uint32_t> uid) {
         if (!uid)
             return done(accessDenied("could not identify the caller " + who.sender));
         if (*uid == 0)
             return done(std::nullopt);
-        askPolkit(who, req, done);
+        askEach(std::make_shared<Subject>(busNameSubject(who)), list, done);
     });
+}
+
+void Authorizer::checkProcess(const UnixPeer& peer, uint64_t startTicks, const AuthRequest& req, AuthDone done) {
+    if (peer.uid == 0)
+        return done(std::nullopt);
+    if (!usePolkit_) {
+        if (peer.uid == geteuid())
+            return done(std::nullopt);
+        return done(accessDenied("uid " + std::to_string(peer.uid) + " is not the daemon's user"));
+    }
+    auto subject = std::make_shared<Subject>(Subject{
+        "unix-process",
+        {{"pid", sdbus::Variant(uint32_t(peer.pid))},
+         {"start-time", sdbus::Variant(uint64_t(startTicks))},
+         {"uid", sdbus::Variant(int32_t(peer.uid))}},
+        false});
+    askEach(subject, std::make_shared<std::vector<AuthRequest>>(std::vector<AuthRequest>{req}), std::move(done));
+}
+
+// Ask for every request, at most kWindow at a time; answer once, with the
+// first refusal or with nothing when all were allowed.
+void Authorizer::askEach(std::shared_ptr<Subject> subject, std::shared_ptr<std::vector<AuthRequest>> reqs,
+                         AuthDone done) {
+    if (reqs->empty())
+        return done(std::nullopt);
+    struct Round {
+        size_t next = 0, answered = 0;
+        bool finished = false;
+    };
+    auto round = std::make_shared<Round>();
+    // Each pending answer holds the pump; the pump holds itself only weakly,
+    // so it goes with the last answer.
+    auto pump = std::make_shared<std::function<void()>>();
+    std::weak_ptr<std::function<void()>> weakPump = pump;
+    *pump = [this, subject, reqs, done, round, weakPump]() {
+        auto self = weakPump.lock();
+        while (self && !round->finished && round->next < reqs->size() && round->next - round->answered < kWindow) {
+            const AuthRequest& req = (*reqs)[round->next++];
+            askPolkit(*subject, req, [done, round, reqs, self](std::optional<sdbus::Error> denied) {
+                ++round->answered;
+                if (round->finished)
+                    return;
+                if (denied) {
+                    round->finished = true;
+                    return done(std::move(denied));
+                }
+                if (round->answered == reqs->size()) {
+                    round->finished = true;
+                    return done(std::nullopt);
+                }
+                (*self)();
+            });
+        }
+    };
+    (*pump)();
 }
 
 void Authorizer::withUid(const std::string& sender, std::function<void(std::optional<uint32_t>)> then) {
@@ -92,10 +161,10 @@ void Authorizer::withUid(const std::string& sender, std::function<void(std::opti
     }
 }
 
-void Authorizer::askPolkit(const Caller& who, const AuthRequest& req, AuthDone done) {
-    using Subject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
+void Authorizer::askPolkit(const Subject& who, const AuthRequest& req, AuthDone done) {
+    using SubjectStruct = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
     using Answer = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
-    Subject subject{std::string("system-bus-name"), std::map<std::string, sdbus::Variant>{{"name", sdbus::Variant(who.sender)}}};
+    SubjectStruct subject{who.kind, who.fields};
     std::map<std::string, std::string> details{
         {"program", req.program},
         {"group", req.group},

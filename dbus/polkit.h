@@ -9,12 +9,15 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <sdbus-c++/Error.h>
+#include <sdbus-c++/Types.h>
 
 #include "caller.h"
 #include "scopevisor/adapter.h"
@@ -46,12 +49,29 @@ public:
     // `done` runs on the loop thread: at once when no question has to be
     // asked, otherwise when the answers arrive.
     void check(const Caller& who, const AuthRequest& req, AuthDone done);
+    // Every request must be allowed (a group or all operation is asked for
+    // each program it touches, so a per-program rule holds for it too);
+    // the first refusal is the answer. Nothing is asked twice at once
+    // beyond a small window, to stay within the bus's pending-reply limit.
+    void checkAll(const Caller& who, std::vector<AuthRequest> reqs, AuthDone done);
+    // A local peer of an adapter's unix socket, as polkit's unix-process
+    // subject (pid, start time, uid from SO_PEERCRED). Without polkit (the
+    // session bus) only the daemon's own user is allowed.
+    void checkProcess(const UnixPeer& peer, uint64_t startTicks, const AuthRequest& req, AuthDone done);
 
     static const char* actionId(Verb v);
 
+    // Who polkit is asked about.
+    struct Subject {
+        std::string kind; // "system-bus-name" or "unix-process"
+        std::map<std::string, sdbus::Variant> fields;
+        bool interactive = false;
+    };
+
 private:
     void withUid(const std::string& sender, std::function<void(std::optional<uint32_t>)> then);
-    void askPolkit(const Caller& who, const AuthRequest& req, AuthDone done);
+    void askPolkit(const Subject& subject, const AuthRequest& req, AuthDone done);
+    void askEach(std::shared_ptr<Subject> subject, std::shared_ptr<std::vector<AuthRequest>> reqs, AuthDone done);
 
     bool usePolkit_;
     std::unique_ptr<sdbus::IProxy> busDriver_;

@@ -133,15 +133,52 @@ void Service::lost(const std::string& why) {
     log(LogLevel::Error, "lost the D-Bus connection (" + why + "): running without the D-Bus API");
 }
 
+std::string Service::canonical(const std::string& namespec) const {
+    if (programs_.count(namespec))
+        return namespec;
+    // supervisord's rule, as the engine resolves names: split on the first
+    // ':'; without one, the group and the process have the same name.
+    auto colon = namespec.find(':');
+    const std::string group = colon == std::string::npos ? namespec : namespec.substr(0, colon);
+    const std::string name = colon == std::string::npos ? namespec : namespec.substr(colon + 1);
+    for (const auto& [spec, obj] : programs_)
+        if (obj->info().group == group && obj->info().name == name)
+            return spec;
+    return namespec;
+}
+
 AuthRequest Service::programRequest(Verb verb, const std::string& namespec) const {
-    AuthRequest req{verb, namespec, ""};
-    if (auto it = programs_.find(namespec); it != programs_.end())
+    const std::string spec = canonical(namespec);
+    AuthRequest req{verb, spec, ""};
+    if (auto it = programs_.find(spec); it != programs_.end())
         req.group = it->second->info().group;
-    else if (auto colon = namespec.find(':'); colon != std::string::npos)
-        req.group = namespec.substr(0, colon);
+    else if (auto colon = spec.find(':'); colon != std::string::npos)
+        req.group = spec.substr(0, colon);
     else
-        req.group = namespec;
+        req.group = spec;
     return req;
+}
+
+std::vector<AuthRequest> Service::programsRequests(Verb verb, const std::string& group, bool all) const {
+    std::vector<AuthRequest> reqs;
+    for (const auto& [spec, obj] : programs_)
+        if (all || obj->info().group == group)
+            reqs.push_back(AuthRequest{verb, spec, obj->info().group});
+    // An empty group (or daemon) is still asked about once: the engine's
+    // answer for it (no such group) is no business of a refused caller.
+    if (reqs.empty())
+        reqs.push_back(AuthRequest{verb, "", group});
+    return reqs;
+}
+
+void Service::authorizeProcess(const UnixPeer& peer, uint64_t startTicks, Verb verb, const std::string& program,
+                               std::function<void(bool, std::string)> done) {
+    AuthRequest req = program.empty() ? AuthRequest{verb, "", ""} : programRequest(verb, program);
+    auth_->checkProcess(peer, startTicks, req, [done](std::optional<sdbus::Error> denied) {
+        if (denied)
+            return done(false, denied->getMessage());
+        done(true, "");
+    });
 }
 
 Callback<Status> Service::statusReply(Reply<> r) const {

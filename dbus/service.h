@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -56,8 +57,34 @@ public:
     std::weak_ptr<bool> token() const { return alive_; }
     void log(LogLevel level, std::string_view message) const;
 
-    // The details polkit gets for a command on one program.
+    // The details polkit gets for a command on one program, by its
+    // canonical namespec whatever the caller's spelling ("web:web" is "web").
     AuthRequest programRequest(Verb verb, const std::string& namespec) const;
+    // One request for every program of `group` ("" = every program), so that
+    // a per-program rule holds for group and all operations too.
+    std::vector<AuthRequest> programsRequests(Verb verb, const std::string& group, bool all) const;
+    // The canonical namespec of a program named as the engine resolves
+    // names, or the name as given when there is no such program.
+    std::string canonical(const std::string& namespec) const;
+
+    void authorizeProcess(const UnixPeer& peer, uint64_t startTicks, Verb verb, const std::string& program,
+                          std::function<void(bool, std::string)> done) override;
+
+    // Authorize the call `obj` is handling for every one of `reqs`.
+    template <typename... R, typename Action>
+    void authorizedAll(const sdbus::IObject& obj, sdbus::Result<R...>&& result, std::vector<AuthRequest> reqs,
+                       Action action) {
+        auto reply = std::make_shared<sdbus::Result<R...>>(std::move(result));
+        std::weak_ptr<bool> alive = alive_;
+        auth_->checkAll(currentCaller(obj), std::move(reqs),
+                        [alive, reply, action](std::optional<sdbus::Error> denied) {
+                            if (!alive.lock())
+                                return;
+                            if (denied)
+                                return replyError(reply, *denied);
+                            runAction(reply, action);
+                        });
+    }
 
     // Authorize the call `obj` is handling, then run `action` (on the loop
     // thread) with the reply handle, or reply the refusal.
@@ -71,14 +98,19 @@ public:
                 return;
             if (denied)
                 return replyError(reply, *denied);
-            try {
-                action(reply);
-            } catch (const sdbus::Error& e) {
-                replyError(reply, e);
-            } catch (const std::exception& e) {
-                replyError(reply, toBusError(Error{ErrorCode::Failed, e.what()}));
-            }
+            runAction(reply, action);
         });
+    }
+
+    template <typename... R, typename Action>
+    static void runAction(const Reply<R...>& reply, const Action& action) {
+        try {
+            action(reply);
+        } catch (const sdbus::Error& e) {
+            replyError(reply, e);
+        } catch (const std::exception& e) {
+            replyError(reply, toBusError(Error{ErrorCode::Failed, e.what()}));
+        }
     }
 
     // The program commands, shared by the Manager (by namespec) and the
