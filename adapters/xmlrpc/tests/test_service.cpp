@@ -23,7 +23,7 @@ struct Rpc : ::testing::Test {
     FakeHost host;
     std::atomic<int> state{int(DaemonState::Running)};
     std::optional<std::string> refusal;
-    RpcInterface rpc{host.ctl, [this](const Caller&, Verb, const std::string&) { return refusal; }, state};
+    RpcInterface rpc{host.ctl, [this](const Caller&, Verb, const Target&) { return refusal; }, state};
     Caller caller;
 
     Value call(const std::string& m, Array p = {}) { return rpc.call(caller, m, p); }
