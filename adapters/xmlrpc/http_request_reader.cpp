@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <strings.h>
+
 #include "http_server.h"
 
 namespace scopevisor::xmlrpc {
@@ -156,6 +158,45 @@ bool RequestReader::readBody() {
     req_.body.reserve(size_t(length()));
     size_t fed = 0;
     return run(SIZE_MAX, &fed) == Run::Paused && complete_;
+}
+
+RequestReader::Progress RequestReader::progress(std::string_view bytes, size_t maxHeaderBytes,
+                                                size_t inlineBodyBytes) {
+    struct Seen {
+        bool head = false, done = false, expect = false;
+    } seen;
+    static const http_parser_settings s = [] {
+        http_parser_settings x;
+        http_parser_settings_init(&x);
+        // The bytes come in one piece here: a header name is never split.
+        x.on_header_field = [](http_parser* p, const char* at, size_t n) {
+            if (n == 6 && strncasecmp(at, "expect", 6) == 0)
+                static_cast<Seen*>(p->data)->expect = true;
+            return 0;
+        };
+        x.on_headers_complete = [](http_parser* p) {
+            static_cast<Seen*>(p->data)->head = true;
+            return 0;
+        };
+        x.on_message_complete = [](http_parser* p) {
+            static_cast<Seen*>(p->data)->done = true;
+            http_parser_pause(p, 1);
+            return 0;
+        };
+        return x;
+    }();
+    http_parser p;
+    http_parser_init(&p, HTTP_REQUEST);
+    p.data = &seen;
+    http_parser_execute(&p, &s, bytes.data(), bytes.size());
+    const http_errno err = HTTP_PARSER_ERRNO(&p);
+    if (seen.done || (err != HPE_OK && err != HPE_PAUSED))
+        return Progress::Ready;
+    if (!seen.head)
+        return bytes.size() >= maxHeaderBytes ? Progress::Ready : Progress::Head;
+    if (seen.expect || (p.flags & F_CHUNKED) || p.uses_transfer_encoding || p.content_length > inlineBodyBytes)
+        return Progress::Ready;
+    return Progress::Body;
 }
 
 } // namespace scopevisor::xmlrpc

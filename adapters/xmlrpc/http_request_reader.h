@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <http_parser.h>
 
@@ -51,6 +52,16 @@ public:
     // Every byte of the request has been read: the next one starts the
     // next request.
     bool complete() const { return complete_; }
+
+    // How far the request at the front of `bytes` (blank lines already
+    // dropped) has come, for the server's epoll thread, which reads
+    // without blocking and hands a request to a worker only once there is
+    // something to answer. Ready: the request is there in full; or its head
+    // is, and its body is not read ahead (over `inlineBodyBytes`, chunked,
+    // or "Expect: 100-continue"); or the bytes cannot be a request, or
+    // their head is over `maxHeaderBytes` (the worker refuses them).
+    enum class Progress { Head, Body, Ready };
+    static Progress progress(std::string_view bytes, size_t maxHeaderBytes, size_t inlineBodyBytes);
 
 private:
     // Paused: a callback stopped the parser at the end of the head or of
