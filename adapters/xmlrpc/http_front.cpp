@@ -73,7 +73,7 @@ class HttpServer::Front {
 public:
     Front(HttpServer& srv, int listenFd)
         : srv_(srv), lim_(srv.limits_), listenFd_(listenFd),
-          cap_(lim_.maxConnections ? lim_.maxConnections : connectionCap()), pool_(lim_.maxThreads) {}
+          pool_(lim_.maxThreads) {}
 
     void run();
 
@@ -102,7 +102,6 @@ private:
     HttpServer& srv_;
     const ServerLimits& lim_;
     int listenFd_;
-    size_t cap_;
     int ep_ = -1;
     uint64_t nextId_ = 0;
     // Connections waiting for bytes; `busy_` more are with workers.
@@ -174,7 +173,9 @@ void HttpServer::Front::accept() {
         }
         return;
     }
-    if (waiting_.size() + busy_ >= cap_) {
+    // Asked at each connection: the daemon's limit may change while it runs.
+    const size_t cap = lim_.maxConnections ? lim_.maxConnections : connectionCap();
+    while (waiting_.size() + busy_ >= cap) {
         if (waiting_.empty()) {
             closeSocket(fd); // every connection is being answered: no room
             return;
