@@ -278,7 +278,7 @@ Value RpcInterface::system_multicall(const Caller& caller, const Array& p) {
         if (replyBytes > kMaxMulticallReplyBytes)
             throw makeFault(FAILED, "the system.multicall reply would be over " +
                                         std::to_string(kMaxMulticallReplyBytes >> 20) + " MiB after " +
-                                        std::to_string(results.size() + 1) +
+                                        std::to_string(results.size()) +
                                         " calls (the calls before ran; split the multicall)");
     };
     for (const Value& c : *list) {
