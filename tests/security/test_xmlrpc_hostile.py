@@ -41,9 +41,10 @@ startsecs = 0
 class Setup:
     """A daemon with the unix socket (reachable by every user, so that a
     non-root peer can try) and a TCP port, with Basic auth unless
-    `username` is None."""
+    `username` is None; [access] names the user admin (as it would be
+    without the line: it is the server's own username)."""
 
-    def __init__(self, tmp_path, username="user", extra=""):
+    def __init__(self, tmp_path, username="user", extra="[access]\nxmlrpc:user = admin\n"):
         self.port = hostile.free_port()
         # pytest's directories are 0700: the socket lives in /tmp.
         self.sock = f"/tmp/scopevisor-xmlrpc-hostile-{os.getpid()}.sock"
