@@ -30,12 +30,14 @@ struct HttpServer::FrontConn {
     int fd = -1; // -1 once closed by a worker
     bool hasPeer = false;
     UnixPeer peer;
-    std::string buf;       // read and not served yet
+    std::string buf;            // read and not served yet
     Clock::time_point since;    // waiting since (idle, or its request began)
     Clock::time_point deadline; // closed then, unless it has a request ready
-    RequestReader::Progress progress = RequestReader::Progress::Head;
-    bool started = false; // a byte of the next request came
-    size_t served = 0;    // requests answered on it
+    RequestProgress progress;   // of the request at the front of `buf`
+    bool started = false;       // a byte of the next request came
+    size_t served = 0;          // requests answered on it
+
+    explicit FrontConn(const ServerLimits& l) : progress(l.maxHeaderBytes, l.inlineBodyBytes) {}
 };
 
 namespace {
@@ -91,9 +93,10 @@ private:
     void accept();
     void evictOldest();
     void readFrom(uint64_t id);
-    // Where `c` stands now that bytes came (or a worker gave it back):
-    // handed to a worker, or waiting with its deadline set.
-    void advance(uint64_t id, std::unique_ptr<FrontConn>& c);
+    // Where `c` stands now that the bytes `fresh` came at the end of its
+    // buffer (or a worker gave it back): handed to a worker, or waiting
+    // with its deadline set.
+    void advance(uint64_t id, std::unique_ptr<FrontConn>& c, std::string_view fresh);
     void dispatch(std::unique_ptr<FrontConn> c);
     void takeBack();
     void expire();
@@ -182,7 +185,7 @@ void HttpServer::Front::accept() {
         }
         evictOldest();
     }
-    auto c = std::make_unique<FrontConn>();
+    auto c = std::make_unique<FrontConn>(lim_);
     c->fd = fd;
     if (srv_.isUnix_) {
         ucred cred{};
@@ -195,7 +198,6 @@ void HttpServer::Front::accept() {
     // A new connection has headTimeoutMs for its first request's head.
     c->since = Clock::now();
     c->deadline = c->since + std::chrono::milliseconds(lim_.headTimeoutMs);
-    c->started = true;
     const uint64_t id = nextId_++;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
@@ -227,44 +229,48 @@ void HttpServer::Front::readFrom(uint64_t id) {
     if (it == waiting_.end())
         return;
     FrontConn& c = *it->second;
+    const size_t before = c.buf.size();
     // Never more than a head and an inline body (and a read) buffered.
     const size_t most = lim_.maxHeaderBytes + lim_.inlineBodyBytes;
     char chunk[16384];
-    for (;;) {
+    bool closed = false;
+    while (c.buf.size() < most) {
         const ssize_t n = ::recv(c.fd, chunk, sizeof chunk, MSG_DONTWAIT);
         if (n > 0) {
             c.buf.append(chunk, size_t(n));
-            if (c.buf.size() >= most)
-                break;
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        return close(id); // closed or reset
+        closed = !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        break;
     }
-    advance(id, it->second);
+    // A request that came in full before the peer shut its side down
+    // (HTTP/1.0 clients may) is still answered.
+    advance(id, it->second, std::string_view(c.buf).substr(before));
+    if (closed)
+        close(id); // a no-op when the request went to a worker
 }
 
-void HttpServer::Front::advance(uint64_t id, std::unique_ptr<FrontConn>& c) {
+void HttpServer::Front::advance(uint64_t id, std::unique_ptr<FrontConn>& c, std::string_view fresh) {
     const auto now = Clock::now();
     if (!c->started) {
         dropBlankLines(c->buf);
         if (c->buf.empty())
             return; // still idle
-        // The first byte of the next request: its head has headTimeoutMs.
+        // The first byte of the next request: on a kept-alive connection
+        // its head has headTimeoutMs from now (a new connection's
+        // deadline runs from its accept).
         c->started = true;
-        c->deadline = now + std::chrono::milliseconds(lim_.headTimeoutMs);
-    } else if (c->progress == RequestReader::Progress::Head) {
-        dropBlankLines(c->buf);
-        if (c->buf.empty())
-            return;
+        if (c->served > 0)
+            c->deadline = now + std::chrono::milliseconds(lim_.headTimeoutMs);
+        c->progress.reset();
+        fresh = c->buf;
     }
-    const auto p = RequestReader::progress(c->buf, lim_.maxHeaderBytes, lim_.inlineBodyBytes);
-    if (p == RequestReader::Progress::Body && c->progress == RequestReader::Progress::Head)
+    const auto before = c->progress.state();
+    const auto p = c->progress.feed(fresh);
+    if (p == RequestReader::Progress::Body && before == RequestReader::Progress::Head)
         c->deadline = now + std::chrono::milliseconds(lim_.bodyTimeoutMs);
-    c->progress = p;
     if (p != RequestReader::Progress::Ready)
         return;
     ::epoll_ctl(ep_, EPOLL_CTL_DEL, c->fd, nullptr);
@@ -312,7 +318,6 @@ void HttpServer::Front::takeBack() {
         c->since = now;
         c->deadline = now + std::chrono::milliseconds(lim_.keepAliveTimeoutMs);
         c->started = false;
-        c->progress = RequestReader::Progress::Head;
         c->buf.shrink_to_fit();
         const uint64_t id = nextId_++;
         epoll_event ev{};
@@ -323,7 +328,7 @@ void HttpServer::Front::takeBack() {
             continue;
         }
         auto& slot = waiting_.emplace(id, std::move(c)).first->second;
-        advance(id, slot);
+        advance(id, slot, {});
     }
 }
 

@@ -162,41 +162,78 @@ bool RequestReader::readBody() {
 
 RequestReader::Progress RequestReader::progress(std::string_view bytes, size_t maxHeaderBytes,
                                                 size_t inlineBodyBytes) {
-    struct Seen {
-        bool head = false, done = false, expect = false;
-    } seen;
+    RequestProgress p(maxHeaderBytes, inlineBodyBytes);
+    return p.feed(bytes);
+}
+
+RequestProgress::RequestProgress(size_t maxHeaderBytes, size_t inlineBodyBytes)
+    : maxHeaderBytes_(maxHeaderBytes), inlineBodyBytes_(inlineBodyBytes) {
+    reset();
+}
+
+void RequestProgress::reset() {
+    http_parser_init(&parser_, HTTP_REQUEST);
+    fed_ = 0;
+    state_ = Progress::Head;
+    head_ = done_ = expect_ = inValue_ = false;
+    field_.clear();
+}
+
+const http_parser_settings& RequestProgress::settings() {
     static const http_parser_settings s = [] {
         http_parser_settings x;
         http_parser_settings_init(&x);
-        // The bytes come in one piece here: a header name is never split.
+        // Only "Expect" matters here: a name is kept up to 7 bytes, however
+        // many reads it comes in.
         x.on_header_field = [](http_parser* p, const char* at, size_t n) {
-            if (n == 6 && strncasecmp(at, "expect", 6) == 0)
-                static_cast<Seen*>(p->data)->expect = true;
+            RequestProgress& r = *static_cast<RequestProgress*>(p->data);
+            if (r.inValue_) {
+                r.field_.clear();
+                r.inValue_ = false;
+            }
+            r.field_.append(at, std::min(n, size_t(7) - std::min(size_t(7), r.field_.size())));
             return 0;
         };
+        x.on_header_value = [](http_parser* p, const char*, size_t) {
+            RequestProgress& r = *static_cast<RequestProgress*>(p->data);
+            if (!r.inValue_ && strcasecmp(r.field_.c_str(), "expect") == 0)
+                r.expect_ = true;
+            r.inValue_ = true;
+            return 0;
+        };
+        // The length as announced: the parser counts it down as the body comes.
         x.on_headers_complete = [](http_parser* p) {
-            static_cast<Seen*>(p->data)->head = true;
+            RequestProgress& r = *static_cast<RequestProgress*>(p->data);
+            r.head_ = true;
+            r.length_ = p->content_length;
             return 0;
         };
         x.on_message_complete = [](http_parser* p) {
-            static_cast<Seen*>(p->data)->done = true;
+            static_cast<RequestProgress*>(p->data)->done_ = true;
             http_parser_pause(p, 1);
             return 0;
         };
         return x;
     }();
-    http_parser p;
-    http_parser_init(&p, HTTP_REQUEST);
-    p.data = &seen;
-    http_parser_execute(&p, &s, bytes.data(), bytes.size());
-    const http_errno err = HTTP_PARSER_ERRNO(&p);
-    if (seen.done || (err != HPE_OK && err != HPE_PAUSED))
-        return Progress::Ready;
-    if (!seen.head)
-        return bytes.size() >= maxHeaderBytes ? Progress::Ready : Progress::Head;
-    if (seen.expect || (p.flags & F_CHUNKED) || p.uses_transfer_encoding || p.content_length > inlineBodyBytes)
-        return Progress::Ready;
-    return Progress::Body;
+    return s;
+}
+
+RequestProgress::Progress RequestProgress::feed(std::string_view more) {
+    if (state_ == Progress::Ready || more.empty())
+        return state_;
+    parser_.data = this;
+    http_parser_execute(&parser_, &settings(), more.data(), more.size());
+    fed_ += more.size();
+    const http_errno err = HTTP_PARSER_ERRNO(&parser_);
+    if (done_ || (err != HPE_OK && err != HPE_PAUSED))
+        state_ = Progress::Ready;
+    else if (!head_)
+        state_ = fed_ >= maxHeaderBytes_ ? Progress::Ready : Progress::Head;
+    else if (expect_ || (parser_.flags & F_CHUNKED) || parser_.uses_transfer_encoding || length_ > inlineBodyBytes_)
+        state_ = Progress::Ready;
+    else
+        state_ = Progress::Body;
+    return state_;
 }
 
 } // namespace scopevisor::xmlrpc

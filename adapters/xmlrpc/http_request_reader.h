@@ -53,14 +53,8 @@ public:
     // next request.
     bool complete() const { return complete_; }
 
-    // How far the request at the front of `bytes` (blank lines already
-    // dropped) has come, for the server's epoll thread, which reads
-    // without blocking and hands a request to a worker only once there is
-    // something to answer. Ready: the request is there in full; or its head
-    // is, and its body is not read ahead (over `inlineBodyBytes`, chunked,
-    // or "Expect: 100-continue"); or the bytes cannot be a request, or
-    // their head is over `maxHeaderBytes` (the worker refuses them).
     enum class Progress { Head, Body, Ready };
+    // RequestProgress over `bytes` at once.
     static Progress progress(std::string_view bytes, size_t maxHeaderBytes, size_t inlineBodyBytes);
 
 private:
@@ -84,6 +78,37 @@ private:
     bool headDone_ = false;
     bool complete_ = false;
     int refuse_ = 0; // the status a callback chose to refuse the request with
+};
+
+// How far the request at the front of a connection's bytes has come, for
+// the server's epoll thread, which reads without blocking and hands a
+// request to a worker only once there is something to answer. The bytes
+// are fed as they arrive and each is parsed once (a client sending its
+// head a byte at a time costs no more than one sending it whole). Ready:
+// the request is there in full; or its head is, and its body is not read
+// ahead (over `inlineBodyBytes`, chunked, or "Expect: 100-continue"); or
+// the bytes cannot be a request, or their head is over `maxHeaderBytes`
+// (the worker refuses them). Blank lines before the request are skipped.
+class RequestProgress {
+public:
+    using Progress = RequestReader::Progress;
+    RequestProgress(size_t maxHeaderBytes, size_t inlineBodyBytes);
+    RequestProgress(const RequestProgress&) = delete;
+    RequestProgress& operator=(const RequestProgress&) = delete;
+    // The next request starts with the next byte fed.
+    void reset();
+    Progress feed(std::string_view more);
+    Progress state() const { return state_; }
+
+private:
+    static const http_parser_settings& settings();
+    size_t maxHeaderBytes_, inlineBodyBytes_;
+    http_parser parser_;
+    size_t fed_ = 0;
+    uint64_t length_ = 0;
+    Progress state_ = Progress::Head;
+    bool head_ = false, done_ = false, expect_ = false, inValue_ = false;
+    std::string field_; // the first bytes of the header name being read
 };
 
 } // namespace scopevisor::xmlrpc

@@ -33,6 +33,26 @@ TEST(RequestProgress, HeadBodyReady) {
     EXPECT_EQ(p("GET / HTTP/1.1\r\nX: " + std::string(2000, 'a')), Progress::Ready);
 }
 
+TEST(RequestProgress, FedAByteAtATimeAsWhole) {
+    for (std::string req : {"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                            "POST /RPC2 HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde",
+                            "POST /RPC2 HTTP/1.1\r\nEXPECT: 100-continue\r\nContent-Length: 5\r\n\r\n"}) {
+        RequestProgress p(1024, 100);
+        for (size_t i = 0; i + 1 < req.size(); ++i)
+            ASSERT_NE(p.feed(req.substr(i, 1)), Progress::Ready) << req << " at " << i;
+        EXPECT_EQ(p.feed(req.substr(req.size() - 1)), Progress::Ready) << req;
+        p.reset();
+        EXPECT_EQ(p.feed("GET"), Progress::Head);
+    }
+    // A head dribbled past its limit is handed over to be refused.
+    RequestProgress p(64, 100);
+    Progress last = Progress::Head;
+    std::string head = "GET / HTTP/1.1\r\nX: " + std::string(100, 'a');
+    for (char c : head)
+        last = p.feed(std::string_view(&c, 1));
+    EXPECT_EQ(last, Progress::Ready);
+}
+
 namespace {
 
 struct Front : ::testing::Test {
