@@ -51,8 +51,13 @@ const http_parser_settings& RequestReader::settings() {
         x.on_header_field = [](http_parser* p, const char* at, size_t n) {
             RequestReader& r = self(p);
             return guarded(&r.refuse_, [&] {
-                if (r.inValue_)
+                if (r.inValue_) {
                     r.commitHeader();
+                    if (r.req_.headers.size() >= kMaxHeaders) {
+                        r.refuse_ = 431;
+                        return 1;
+                    }
+                }
                 r.field_.append(at, n);
                 if (r.field_.size() <= kMaxLineBytes)
                     return 0;

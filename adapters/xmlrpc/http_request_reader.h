@@ -26,6 +26,10 @@ public:
     // The longest request target, and the longest header line taken
     // (8 KiB, the usual limit of HTTP servers).
     static constexpr size_t kMaxLineBytes = 8192;
+    // The most headers a request may have (431 past it), as Apache's
+    // LimitRequestFields: 64 KiB of tiny headers would otherwise cost a
+    // map node each.
+    static constexpr size_t kMaxHeaders = 100;
 
     // Fills `req`; the head (request line and headers) may take up to
     // `maxHeaderBytes` of the stream.
@@ -37,7 +41,7 @@ public:
     // away before sending a byte of it; else the HTTP status to refuse the
     // request with: 400 (malformed, not HTTP/1.0 or 1.1, a header line over
     // kMaxLineBytes, cut short), 414 (target over kMaxLineBytes) or 431
-    // (head over maxHeaderBytes).
+    // (head over maxHeaderBytes, more than kMaxHeaders headers).
     int readHead();
     // The request allows the connection to go on (HTTP/1.1 unless
     // "Connection: close", HTTP/1.0 with "Connection: keep-alive").

@@ -250,6 +250,12 @@ TEST_F(Http, HeadLimitsAndMalformedHeads) {
     EXPECT_NE(out.find("Connection: close"), std::string::npos);
     // Just under the limit is fine.
     EXPECT_EQ(serve("GET /ok.html HTTP/1.1\r\nX: " + std::string(8000, 'a') + "\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+    // 100 headers are fine, 101 are too many: 431.
+    std::string many = "GET /ok.html HTTP/1.1\r\n";
+    for (int i = 0; i < 100; ++i)
+        many += "X-" + std::to_string(i) + ": v\r\n";
+    EXPECT_EQ(serve(many + "\r\n").rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_EQ(serve(many + "Y: v\r\n\r\n").rfind("HTTP/1.1 431", 0), 0u);
     // A header line without a colon, a Content-Length that is not a
     // number, two different ones, or one beside a Transfer-Encoding: 400.
     EXPECT_EQ(serve("GET / HTTP/1.1\r\nno colon here\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
