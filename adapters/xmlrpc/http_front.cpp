@@ -73,9 +73,7 @@ void dropBlankLines(std::string& buf) {
 
 class HttpServer::Front {
 public:
-    Front(HttpServer& srv, int listenFd)
-        : srv_(srv), lim_(srv.limits_), listenFd_(listenFd),
-          pool_(lim_.maxThreads) {}
+    Front(HttpServer& srv, int listenFd) : srv_(srv), lim_(srv.limits_), listenFd_(listenFd), pool_(lim_.maxThreads) {}
 
     void run();
 

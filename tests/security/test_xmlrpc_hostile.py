@@ -158,6 +158,23 @@ def test_anonymous_tcp_call_is_refused(tmp_path):
         s.stop()
 
 
+def test_default_role_admin_restores_anonymous_access_with_a_warning(tmp_path):
+    # The one line that brings the old behaviour back, and the warning it
+    # earns on a port that is not loopback.
+    port = hostile.free_port()
+    d = hostile.Daemon(
+        tmp_path,
+        f"[inet_http_server]\nport = 0.0.0.0:{port}\n\n[adapter:xmlrpc]\ndefault_role = admin\n{PROGRAMS}",
+        ready=lambda: "listening on" in (tmp_path / "daemon.log").read_text(),
+    )
+    try:
+        assert xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2").supervisor.getState()["statecode"] == 1
+        assert f"CRIT: 0.0.0.0:{port} is not a loopback address and [adapter:xmlrpc] default_role" in d.output()
+        d.assert_bounded()
+    finally:
+        d.stop()
+
+
 def test_multicall_of_10000_calls_is_refused_whole(setup):
     d = setup.daemon
     calls = [{"methodName": "supervisor.stopProcess", "params": ["sleeper"]}] * 10_000
