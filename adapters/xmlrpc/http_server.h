@@ -16,11 +16,11 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
-#include <memory>
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -129,8 +129,8 @@ struct Connection {
 Connection* currentConnection();
 
 // Worker threads created on demand (up to a cap), so that long requests
-// (deferred replies, `tail -f` streams) never starve new connections; idle
-// workers wait for the next connection.
+// (deferred replies, `tail -f` streams) do not hold up the others while
+// the cap allows; idle workers wait for the next request.
 class GrowingPool final {
 public:
     explicit GrowingPool(size_t maxThreads) : max_(maxThreads) {}
