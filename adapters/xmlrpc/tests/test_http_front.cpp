@@ -159,3 +159,12 @@ TEST_F(Front, AFullListenerClosesTheLongestWaitingConnection) {
         ::close(s);
     ::close(fresh);
 }
+
+TEST_F(Front, ARequestFollowedByTheClientsShutdownIsAnswered) {
+    start({});
+    int s = connectOne();
+    send(s, "GET / HTTP/1.0\r\n\r\n");
+    ::shutdown(s, SHUT_WR);
+    EXPECT_EQ(readSome(s).rfind("HTTP/1.1 200", 0), 0u);
+    ::close(s);
+}
