@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <strings.h>
+
 #include "http_server.h"
 
 namespace scopevisor::xmlrpc {
@@ -49,8 +51,13 @@ const http_parser_settings& RequestReader::settings() {
         x.on_header_field = [](http_parser* p, const char* at, size_t n) {
             RequestReader& r = self(p);
             return guarded(&r.refuse_, [&] {
-                if (r.inValue_)
+                if (r.inValue_) {
                     r.commitHeader();
+                    if (r.req_.headers.size() >= kMaxHeaders) {
+                        r.refuse_ = 431;
+                        return 1;
+                    }
+                }
                 r.field_.append(at, n);
                 if (r.field_.size() <= kMaxLineBytes)
                     return 0;
@@ -156,6 +163,82 @@ bool RequestReader::readBody() {
     req_.body.reserve(size_t(length()));
     size_t fed = 0;
     return run(SIZE_MAX, &fed) == Run::Paused && complete_;
+}
+
+RequestReader::Progress RequestReader::progress(std::string_view bytes, size_t maxHeaderBytes,
+                                                size_t inlineBodyBytes) {
+    RequestProgress p(maxHeaderBytes, inlineBodyBytes);
+    return p.feed(bytes);
+}
+
+RequestProgress::RequestProgress(size_t maxHeaderBytes, size_t inlineBodyBytes)
+    : maxHeaderBytes_(maxHeaderBytes), inlineBodyBytes_(inlineBodyBytes) {
+    reset();
+}
+
+void RequestProgress::reset() {
+    http_parser_init(&parser_, HTTP_REQUEST);
+    fed_ = 0;
+    state_ = Progress::Head;
+    head_ = done_ = expect_ = inValue_ = false;
+    field_.clear();
+}
+
+const http_parser_settings& RequestProgress::settings() {
+    static const http_parser_settings s = [] {
+        http_parser_settings x;
+        http_parser_settings_init(&x);
+        // Only "Expect" matters here: a name is kept up to 7 bytes, however
+        // many reads it comes in.
+        x.on_header_field = [](http_parser* p, const char* at, size_t n) {
+            RequestProgress& r = *static_cast<RequestProgress*>(p->data);
+            if (r.inValue_) {
+                r.field_.clear();
+                r.inValue_ = false;
+            }
+            r.field_.append(at, std::min(n, size_t(7) - std::min(size_t(7), r.field_.size())));
+            return 0;
+        };
+        x.on_header_value = [](http_parser* p, const char*, size_t) {
+            RequestProgress& r = *static_cast<RequestProgress*>(p->data);
+            if (!r.inValue_ && strcasecmp(r.field_.c_str(), "expect") == 0)
+                r.expect_ = true;
+            r.inValue_ = true;
+            return 0;
+        };
+        // The length as announced: the parser counts it down as the body comes.
+        x.on_headers_complete = [](http_parser* p) {
+            RequestProgress& r = *static_cast<RequestProgress*>(p->data);
+            r.head_ = true;
+            r.length_ = p->content_length;
+            return 0;
+        };
+        x.on_message_complete = [](http_parser* p) {
+            static_cast<RequestProgress*>(p->data)->done_ = true;
+            http_parser_pause(p, 1);
+            return 0;
+        };
+        return x;
+    }();
+    return s;
+}
+
+RequestProgress::Progress RequestProgress::feed(std::string_view more) {
+    if (state_ == Progress::Ready || more.empty())
+        return state_;
+    parser_.data = this;
+    http_parser_execute(&parser_, &settings(), more.data(), more.size());
+    fed_ += more.size();
+    const http_errno err = HTTP_PARSER_ERRNO(&parser_);
+    if (done_ || (err != HPE_OK && err != HPE_PAUSED))
+        state_ = Progress::Ready;
+    else if (!head_)
+        state_ = fed_ >= maxHeaderBytes_ ? Progress::Ready : Progress::Head;
+    else if (expect_ || (parser_.flags & F_CHUNKED) || parser_.uses_transfer_encoding || length_ > inlineBodyBytes_)
+        state_ = Progress::Ready;
+    else
+        state_ = Progress::Body;
+    return state_;
 }
 
 } // namespace scopevisor::xmlrpc

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <http_parser.h>
 
@@ -25,6 +26,10 @@ public:
     // The longest request target, and the longest header line taken
     // (8 KiB, the usual limit of HTTP servers).
     static constexpr size_t kMaxLineBytes = 8192;
+    // The most headers a request may have (431 past it), as Apache's
+    // LimitRequestFields: 64 KiB of tiny headers would otherwise cost a
+    // map node each.
+    static constexpr size_t kMaxHeaders = 100;
 
     // Fills `req`; the head (request line and headers) may take up to
     // `maxHeaderBytes` of the stream.
@@ -36,7 +41,7 @@ public:
     // away before sending a byte of it; else the HTTP status to refuse the
     // request with: 400 (malformed, not HTTP/1.0 or 1.1, a header line over
     // kMaxLineBytes, cut short), 414 (target over kMaxLineBytes) or 431
-    // (head over maxHeaderBytes).
+    // (head over maxHeaderBytes, more than kMaxHeaders headers).
     int readHead();
     // The request allows the connection to go on (HTTP/1.1 unless
     // "Connection: close", HTTP/1.0 with "Connection: keep-alive").
@@ -51,6 +56,10 @@ public:
     // Every byte of the request has been read: the next one starts the
     // next request.
     bool complete() const { return complete_; }
+
+    enum class Progress { Head, Body, Ready };
+    // RequestProgress over `bytes` at once.
+    static Progress progress(std::string_view bytes, size_t maxHeaderBytes, size_t inlineBodyBytes);
 
 private:
     // Paused: a callback stopped the parser at the end of the head or of
@@ -73,6 +82,37 @@ private:
     bool headDone_ = false;
     bool complete_ = false;
     int refuse_ = 0; // the status a callback chose to refuse the request with
+};
+
+// How far the request at the front of a connection's bytes has come, for
+// the server's epoll thread, which reads without blocking and hands a
+// request to a worker only once there is something to answer. The bytes
+// are fed as they arrive and each is parsed once (a client sending its
+// head a byte at a time costs no more than one sending it whole). Ready:
+// the request is there in full; or its head is, and its body is not read
+// ahead (over `inlineBodyBytes`, chunked, or "Expect: 100-continue"); or
+// the bytes cannot be a request, or their head is over `maxHeaderBytes`
+// (the worker refuses them). Blank lines before the request are skipped.
+class RequestProgress {
+public:
+    using Progress = RequestReader::Progress;
+    RequestProgress(size_t maxHeaderBytes, size_t inlineBodyBytes);
+    RequestProgress(const RequestProgress&) = delete;
+    RequestProgress& operator=(const RequestProgress&) = delete;
+    // The next request starts with the next byte fed.
+    void reset();
+    Progress feed(std::string_view more);
+    Progress state() const { return state_; }
+
+private:
+    static const http_parser_settings& settings();
+    size_t maxHeaderBytes_, inlineBodyBytes_;
+    http_parser parser_;
+    size_t fed_ = 0;
+    uint64_t length_ = 0;
+    Progress state_ = Progress::Head;
+    bool head_ = false, done_ = false, expect_ = false, inValue_ = false;
+    std::string field_; // the first bytes of the header name being read
 };
 
 } // namespace scopevisor::xmlrpc

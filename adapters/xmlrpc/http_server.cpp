@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -46,27 +47,45 @@ Connection* currentConnection() { return tlsConnection; }
 
 // ---- SocketStream -----------------------------------------------------------
 
-SocketStream::SocketStream(int fd, bool isUnix, int readTimeoutMs, int writeTimeoutMs)
-    : fd_(fd), unix_(isUnix), readTimeoutMs_(readTimeoutMs), writeTimeoutMs_(writeTimeoutMs) {}
+SocketStream::SocketStream(int fd, bool isUnix, int readTimeoutMs, int writeTimeoutMs, std::string buffered)
+    : fd_(fd), unix_(isUnix), readTimeoutMs_(readTimeoutMs), writeTimeoutMs_(writeTimeoutMs),
+      buf_(std::move(buffered)) {}
+
+std::string SocketStream::takeBuffered() {
+    buf_.erase(0, off_);
+    off_ = 0;
+    return std::move(buf_);
+}
 
 bool SocketStream::fill(int timeoutMs) {
     if (off_ < buf_.size())
         return true;
-    short rev = 0;
-    if (pollOne(fd_, POLLIN, timeoutMs, &rev) <= 0)
-        return false;
-    buf_.resize(16384);
-    off_ = 0;
-    ssize_t n;
-    do {
-        n = ::recv(fd_, buf_.data(), buf_.size(), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-        buf_.clear();
-        return false;
+    for (;;) {
+        // The deadline bounds the whole request, however the peer spreads
+        // its bytes: one every readTimeoutMs would otherwise go on forever.
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+        if (left <= 0)
+            return false;
+        short rev = 0;
+        if (pollOne(fd_, POLLIN, int(std::min<long long>(left, timeoutMs)), &rev) <= 0)
+            return false;
+        buf_.resize(16384);
+        off_ = 0;
+        ssize_t n;
+        do {
+            n = ::recv(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            buf_.clear();
+            continue;
+        }
+        if (n <= 0) {
+            buf_.clear();
+            return false;
+        }
+        buf_.resize(size_t(n));
+        return true;
     }
-    buf_.resize(size_t(n));
-    return true;
 }
 
 bool SocketStream::is_writable() const {
@@ -83,6 +102,9 @@ bool SocketStream::peek(const char** data, size_t* size) {
 }
 
 ssize_t SocketStream::write(const char* ptr, size_t size) {
+    // A peer that reads a byte now and then must not hold a worker for
+    // good: the whole write has kWriteSpan stall timeouts at most.
+    const auto end = Clock::now() + std::chrono::milliseconds(writeTimeoutMs_) * kWriteSpan;
     size_t done = 0;
     while (done < size) {
         ssize_t n = ::send(fd_, ptr + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -93,8 +115,10 @@ ssize_t SocketStream::write(const char* ptr, size_t size) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
             short rev = 0;
-            if (pollOne(fd_, POLLOUT, writeTimeoutMs_, &rev) <= 0 || (rev & (POLLERR | POLLHUP)))
+            if (left <= 0 || pollOne(fd_, POLLOUT, int(std::min<long long>(left, writeTimeoutMs_)), &rev) <= 0 ||
+                (rev & (POLLERR | POLLHUP)))
                 return -1;
             continue;
         }
@@ -220,75 +244,25 @@ bool sameWord(const std::string& a, std::string_view b) {
            });
 }
 
-// A socket systemd passed is never shut down (see shutdownServer), so the
-// accept loop polls it more often to notice a stop soon.
-constexpr int kInheritedPollMs = 100;
-
 } // namespace
 
-HttpServer::HttpServer(ServerLimits limits) : limits_(limits) {}
+HttpServer::HttpServer(ServerLimits limits)
+    : limits_(limits), wakeFd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
-HttpServer::~HttpServer() { shutdownServer(); }
-
-bool HttpServer::serve(int listenFd, bool isUnix, bool inherited) {
-    isUnix_ = isUnix;
-    inherited_ = inherited;
-    listenFd_ = listenFd;
-    running_ = true;
-    GrowingPool pool(limits_.maxThreads);
-    while (!stopping_.load()) {
-        // Wake up now and then to notice a stop.
-        short rev = 0;
-        const int r = pollOne(listenFd, POLLIN, inherited ? kInheritedPollMs : 500, &rev);
-        if (r < 0)
-            break; // the socket is unusable: serving is over
-        if (r == 0)
-            continue;
-        int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                ::poll(nullptr, 0, 100); // out of fds: let connections end before trying again
-            continue;
-        }
-        pool.enqueue([this, fd] { serveSocket(fd); });
-    }
-    pool.shutdown();
-    listenFd_ = -1;
-    ::close(listenFd); // for an inherited socket only our copy: systemd keeps its own
-    running_ = false;
-    return true;
+HttpServer::~HttpServer() {
+    shutdownServer();
+    if (wakeFd_ >= 0)
+        ::close(wakeFd_);
 }
 
 void HttpServer::shutdownServer() {
     stopping_ = true;
-    // A listening socket shut down wakes the accept loop at once. Not one
-    // systemd passed: that would break it for systemd, which listens on it
-    // again for the next daemon ("Got POLLHUP on a listening socket").
-    if (int fd = listenFd_.load(); fd >= 0 && !inherited_)
-        ::shutdown(fd, SHUT_RDWR);
-}
-
-void HttpServer::serveSocket(int sock) {
-    Connection conn;
-    conn.isUnix = isUnix_;
-    if (isUnix_) {
-        ucred cred{};
-        socklen_t len = sizeof cred;
-        if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-            conn.hasPeer = true;
-            conn.peer = UnixPeer{cred.pid, cred.uid, cred.gid};
-        }
+    // The epoll thread wakes up on its eventfd; the listening socket is
+    // left as it is (one systemd passed stays usable for the next daemon).
+    if (const int fd = wakeFd_; fd >= 0) {
+        const uint64_t one = 1;
+        [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
     }
-    SocketStream stream(sock, isUnix_, limits_.readTimeoutMs, limits_.writeTimeoutMs);
-    try {
-        serveConnection(stream, conn);
-    } catch (...) {
-        // A failure while streaming a reply (out of memory, say) ends this
-        // connection, not the daemon.
-        tlsConnection = nullptr;
-    }
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
 }
 
 void HttpServer::serveConnection(ConnStream& stream, Connection& conn) {
@@ -314,6 +288,50 @@ void HttpServer::serveConnection(ConnStream& stream, Connection& conn) {
         --count;
     }
     tlsConnection = nullptr;
+}
+
+bool HttpServer::serveReady(int fd, Connection& conn, std::string& buf, size_t& served) {
+    SocketStream stream(fd, isUnix_, limits_.readTimeoutMs, limits_.writeTimeoutMs, std::move(buf));
+    conn.stream = &stream;
+    bool keep = false;
+    try {
+        for (;;) {
+            // What the worker still reads (a body over inlineBodyBytes) has
+            // bodyTimeoutMs.
+            stream.setDeadline(SocketStream::Clock::now() + std::chrono::milliseconds(limits_.bodyTimeoutMs));
+            stream.skipBlankLines(0, stopping_);
+            conn.closeAfter = false;
+            conn.bigReply = false;
+            conn.user.clear();
+            tlsConnection = &conn;
+            ++served;
+            keep = processRequest(stream, conn, served >= limits_.keepAliveMaxCount);
+            tlsConnection = nullptr;
+            // A large reply (getAllProcessInfo of a thousand programs is
+            // over a megabyte) leaves its memory in this thread's malloc
+            // arena, which would keep it for good: give it back.
+            if (conn.bigReply)
+                malloc_trim(0);
+            if (!keep || stopping_.load())
+                break;
+            // A pipelined request already here in full is answered now;
+            // anything less waits in the epoll thread, not here.
+            std::string_view rest = stream.buffered();
+            rest.remove_prefix(std::min(rest.size(), rest.find_first_not_of("\r\n")));
+            if (rest.empty() || RequestReader::progress(rest, limits_.maxHeaderBytes, limits_.inlineBodyBytes) !=
+                                    RequestReader::Progress::Ready)
+                break;
+        }
+    } catch (...) {
+        // A failure while answering (out of memory, say) ends this
+        // connection, not the daemon.
+        tlsConnection = nullptr;
+        keep = false;
+    }
+    if (!keep || stopping_.load())
+        return false;
+    buf = stream.takeBuffered();
+    return true;
 }
 
 bool HttpServer::processRequest(ConnStream& stream, Connection& conn, bool lastAllowed) {
@@ -446,171 +464,6 @@ bool HttpServer::writeChunks(ConnStream& stream, http::Response& res) {
     while (ok && !stopping_.load() && stream.is_writable() && res.provider(sink)) {
     }
     return false;
-}
-
-// ---- listening sockets ----------------------------------------------------------------
-
-namespace {
-
-std::string errnoText(int e) { return std::strerror(e); }
-
-bool fillUnixAddr(const std::string& path, sockaddr_un* addr, std::string* error) {
-    memset(addr, 0, sizeof *addr);
-    addr->sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr->sun_path) {
-        *error = "socket path too long: " + path;
-        return false;
-    }
-    memcpy(addr->sun_path, path.c_str(), path.size() + 1);
-    return true;
-}
-
-// Someone answers on `path`?
-bool socketInUse(const std::string& path) {
-    sockaddr_un addr;
-    std::string err;
-    if (!fillUnixAddr(path, &addr, &err))
-        return false;
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    const bool used = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return used;
-}
-
-bool resolveOwner(const std::string& spec, uid_t* uid, gid_t* gid, std::string* error) {
-    std::string user = spec, group;
-    if (auto c = spec.find(':'); c != std::string::npos) {
-        user = spec.substr(0, c);
-        group = spec.substr(c + 1);
-    }
-    char buf[16384];
-    struct passwd pw, *pres = nullptr;
-    if (getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &pres) == 0 && pres) {
-        *uid = pres->pw_uid;
-        *gid = pres->pw_gid;
-    } else if (!user.empty() && user.find_first_not_of("0123456789") == std::string::npos) {
-        *uid = uid_t(std::stoul(user));
-        *gid = gid_t(-1);
-    } else {
-        *error = "chown: no such user '" + user + "'";
-        return false;
-    }
-    if (!group.empty()) {
-        struct group gr, *gres = nullptr;
-        if (getgrnam_r(group.c_str(), &gr, buf, sizeof buf, &gres) == 0 && gres)
-            *gid = gres->gr_gid;
-        else if (group.find_first_not_of("0123456789") == std::string::npos)
-            *gid = gid_t(std::stoul(group));
-        else {
-            *error = "chown: no such group '" + group + "'";
-            return false;
-        }
-    }
-    return true;
-}
-
-} // namespace
-
-int listenUnix(const std::string& path, mode_t mode, const std::string& chown, std::string* error) {
-    sockaddr_un addr;
-    const std::string tmp = path + "." + std::to_string(getpid());
-    if (!fillUnixAddr(tmp, &addr, error))
-        return -1;
-    struct stat st;
-    if (lstat(path.c_str(), &st) == 0) {
-        if (socketInUse(path)) {
-            *error = "another program is already listening on " + path +
-                     " (shut it down first, or choose another [unix_http_server] file)";
-            return -1;
-        }
-        if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-            *error = "cannot remove the stale socket " + path + ": " + errnoText(errno);
-            return -1;
-        }
-    }
-    uid_t uid = uid_t(-1);
-    gid_t gid = gid_t(-1);
-    if (!chown.empty() && !resolveOwner(chown, &uid, &gid, error))
-        return -1;
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        *error = "socket: " + errnoText(errno);
-        return -1;
-    }
-    unlink(tmp.c_str());
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        *error = "cannot bind " + tmp + ": " + errnoText(errno);
-        ::close(fd);
-        return -1;
-    }
-    auto fail = [&](const std::string& what) {
-        *error = what + ": " + errnoText(errno);
-        unlink(tmp.c_str());
-        ::close(fd);
-        return -1;
-    };
-    if (chmod(tmp.c_str(), mode) != 0)
-        return fail("chmod " + tmp);
-    if (::listen(fd, 1024) != 0)
-        return fail("listen on " + tmp);
-    if (link(tmp.c_str(), path.c_str()) != 0)
-        return fail("cannot link " + tmp + " to " + path);
-    unlink(tmp.c_str());
-    if (!chown.empty() && lchown(path.c_str(), uid, gid) != 0) {
-        *error = "chown " + path + " to " + chown + ": " + errnoText(errno);
-        unlink(path.c_str());
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-int listenInet(const std::string& spec, std::string* error) {
-    std::string host, port = spec;
-    if (auto c = spec.rfind(':'); c != std::string::npos) {
-        host = spec.substr(0, c);
-        port = spec.substr(c + 1);
-    }
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-    if (host == "*")
-        host.clear();
-    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
-        *error = "invalid port '" + spec + "'";
-        return -1;
-    }
-    addrinfo hints{};
-    hints.ai_family = host.empty() ? AF_INET : AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    addrinfo* res = nullptr;
-    int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
-    if (rc != 0) {
-        *error = "cannot resolve '" + host + "': " + gai_strerror(rc);
-        return -1;
-    }
-    int fd = -1;
-    std::string lastErr;
-    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-        fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            lastErr = errnoText(errno);
-            continue;
-        }
-        int yes = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1024) == 0)
-            break;
-        lastErr = errnoText(errno);
-        ::close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        *error = "cannot listen on " + spec + ": " + lastErr;
-    return fd;
 }
 
 } // namespace scopevisor::xmlrpc

@@ -1,23 +1,29 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The adapter's HTTP server: an accept loop, a pool of worker threads, and a
-// connection loop that keeps one buffered stream per connection (pipelined
-// requests work), reads SO_PEERCRED once for unix sockets, skips the blank
-// lines some clients send after a request (supervisorctl's `tail -f` does),
-// and has each request read by http-parser (http_request_reader.h) and
-// answered (http_message.h) in supervisord's dispatch order: pre-routing
-// (auth, /logtail, errors), then the body of a POST and the POST handler,
-// then error pages and a last look at headers.
+// The adapter's HTTP server. One epoll thread per listener (http_front.cpp)
+// accepts connections, reads SO_PEERCRED once for unix sockets, and reads
+// request heads (and small bodies) without blocking, within deadlines; a
+// complete request goes to a bounded pool of worker threads, which answer
+// it and give the connection back (idle keep-alive connections hold no
+// thread). A worker reads each request with http-parser
+// (http_request_reader.h), skips the blank lines some clients send after a
+// request (supervisorctl's `tail -f` does), serves pipelined requests it
+// already has, and answers (http_message.h) in supervisord's dispatch
+// order: pre-routing (auth, /logtail, errors), then the body of a POST and
+// the POST handler, then error pages and a last look at headers.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -51,10 +57,19 @@ public:
     virtual bool peerGone() const = 0;
 };
 
-// A connected socket.
+// A connected (non-blocking) socket. Reads wait at most readTimeoutMs each
+// and never past the deadline; a write fails when the peer takes nothing
+// for writeTimeoutMs, or has not taken it all within kWriteSpan of them.
 class SocketStream final : public ConnStream {
 public:
-    SocketStream(int fd, bool isUnix, int readTimeoutMs, int writeTimeoutMs);
+    using Clock = std::chrono::steady_clock;
+    static constexpr int kWriteSpan = 6;
+    // `buffered`: bytes of the connection already read.
+    SocketStream(int fd, bool isUnix, int readTimeoutMs, int writeTimeoutMs, std::string buffered = {});
+    void setDeadline(Clock::time_point t) { deadline_ = t; }
+    // The bytes read and not consumed, without reading more.
+    std::string_view buffered() const { return std::string_view(buf_).substr(off_); }
+    std::string takeBuffered();
     bool is_writable() const override;
     bool peek(const char** data, size_t* size) override;
     void consume(size_t size) override { off_ += size; }
@@ -68,6 +83,7 @@ private:
     int fd_;
     bool unix_;
     int readTimeoutMs_, writeTimeoutMs_;
+    Clock::time_point deadline_ = Clock::time_point::max();
     std::string buf_;
     size_t off_ = 0;
 };
@@ -113,8 +129,8 @@ struct Connection {
 Connection* currentConnection();
 
 // Worker threads created on demand (up to a cap), so that long requests
-// (deferred replies, `tail -f` streams) never starve new connections; idle
-// workers wait for the next connection.
+// (deferred replies, `tail -f` streams) do not hold up the others while
+// the cap allows; idle workers wait for the next request.
 class GrowingPool final {
 public:
     explicit GrowingPool(size_t maxThreads) : max_(maxThreads) {}
@@ -136,11 +152,24 @@ private:
 struct ServerLimits {
     size_t maxBodyBytes = 8u << 20;
     size_t maxHeaderBytes = 64u << 10;
-    size_t maxThreads = 512;
+    // A body up to this size is read by the epoll thread with its head;
+    // a bigger one by the worker, once the head was accepted.
+    size_t inlineBodyBytes = 64u << 10;
+    // Workers: requests being answered, deferred replies, log streams.
+    size_t maxThreads = 128;
+    // Open connections of the listener; 0: from RLIMIT_NOFILE (see
+    // connectionCap() in http_front.cpp). When full, the connection idle
+    // (or slow) the longest is closed for the new one.
+    size_t maxConnections = 0;
     size_t keepAliveMaxCount = 1000;
     int keepAliveTimeoutMs = 30000;
+    // A request's head must arrive within headTimeoutMs of its first byte
+    // (of the connection, for a new one), its body within bodyTimeoutMs of
+    // the end of the head: a client sending a byte now and then is cut.
+    int headTimeoutMs = 10000;
+    int bodyTimeoutMs = 30000;
     int readTimeoutMs = 30000;
-    int writeTimeoutMs = 30000;
+    int writeTimeoutMs = 10000;
 };
 
 class RequestReader;
@@ -168,8 +197,7 @@ public:
 
     // Serve an already listening socket until shutdownServer() (blocks);
     // the socket is closed when it returns. A socket systemd passed
-    // (`inherited`) is never shut down: shutdownServer() only lets go of it,
-    // and the accept loop notices within kInheritedPollMs.
+    // (`inherited`) is never shut down: shutdownServer() wakes the loop.
     bool serve(int listenFd, bool isUnix, bool inherited = false);
     bool is_running() const { return running_.load(); }
     // Serve the requests of one connection (blocks until it ends).
@@ -183,7 +211,12 @@ public:
     const ServerLimits& limits() const { return limits_; }
 
 private:
-    void serveSocket(int fd);
+    struct FrontConn;
+    class Front;
+    // A worker: the requests of the connection `fd` that are here in full
+    // (`buf`, `served` of them answered before). True: the connection goes
+    // back to the epoll thread with what is left in `buf`; false: close it.
+    bool serveReady(int fd, Connection& conn, std::string& buf, size_t& served);
     // One request; false: the connection must end.
     bool processRequest(ConnStream& stream, Connection& conn, bool lastAllowed);
     bool route(ConnStream& stream, RequestReader& reader, http::Request& req, http::Response& res,
@@ -196,10 +229,9 @@ private:
     std::function<Routed(const http::Request&, http::Response&)> preRouting_;
     Handler post_, error_, exception_, postRouting_;
     bool isUnix_ = false;
-    std::atomic<bool> inherited_{false};
     std::atomic<bool> stopping_{false};
     std::atomic<bool> running_{false};
-    std::atomic<int> listenFd_{-1};
+    const int wakeFd_; // eventfd: shutdownServer() wakes the epoll thread
 };
 
 // Listening sockets as supervisord makes them. False with *error set.

@@ -65,9 +65,26 @@ struct Caller {
     std::string identity;   // basic-auth user ("" when anonymous)
 };
 
-// Decides whether `caller` may do `verb` on `program`; the refusal text
+// What a call acts on, for authorization: a local peer's polkit rules may
+// name programs, so a group or "all" call is authorized program by program
+// (Service::authorize resolves the members).
+struct Target {
+    enum class Kind { None, Program, Group, All };
+    Kind kind = Kind::None;
+    std::string name; // the program's namespec or the group's name, as given
+};
+
+// Decides whether `caller` may do `verb` on `target`; the refusal text
 // otherwise. Blocks the calling thread (never the engine's).
-using Authorize = std::function<std::optional<std::string>(const Caller&, Verb, const std::string& program)>;
+using Authorize = std::function<std::optional<std::string>(const Caller&, Verb, const Target&)>;
+
+// system.multicall's bounds: the number of calls, and the size of the
+// reply's text (a fault instead of a reply over it).
+inline constexpr size_t kMaxMulticallCalls = 256;
+inline constexpr size_t kMaxMulticallReplyBytes = 16u << 20;
+
+// getAllConfigInfo's "command" for a caller without the read-log right.
+inline constexpr const char* kElidedCommand = "(hidden: the read-log right is required)";
 
 class RpcInterface {
 public:

@@ -90,7 +90,9 @@ struct RpcInterface::Method {
     int minArgs, maxArgs;
     std::optional<Verb> verb; // nullopt: no right needed of its own (multicall)
     bool gated;               // SHUTDOWN_STATE applies
-    int programArg;           // the parameter naming the program or group, -1 if none
+    // What the first parameter names: nothing (None), a program ("g:*"
+    // meaning the group), a group; All: every program.
+    Target::Kind scope;
     Value (RpcInterface::*fn)(const Caller&, const Array&);
 };
 
@@ -101,6 +103,10 @@ constexpr auto L = Verb::ReadLog;
 constexpr auto C = Verb::Control;
 constexpr auto I = Verb::SendInput;
 constexpr auto M = Verb::Manage;
+constexpr auto N0 = Target::Kind::None;
+constexpr auto P0 = Target::Kind::Program;
+constexpr auto G0 = Target::Kind::Group;
+constexpr auto A0 = Target::Kind::All;
 } // namespace
 
 const RpcInterface::Method* RpcInterface::find(const std::string& name) const {
@@ -108,47 +114,47 @@ const RpcInterface::Method* RpcInterface::find(const std::string& name) const {
     // start/stop/signal and clearing a program's logs control, stdin and
     // remote events send-input, configuration and the daemon itself manage.
     static const Method kMethods[] = {
-        {"supervisor.getAPIVersion", 0, 0, V, true, -1, &R::getAPIVersion},
-        {"supervisor.getVersion", 0, 0, V, true, -1, &R::getAPIVersion},
-        {"supervisor.getSupervisorVersion", 0, 0, V, true, -1, &R::getSupervisorVersion},
-        {"supervisor.getIdentification", 0, 0, V, true, -1, &R::getIdentification},
-        {"supervisor.getState", 0, 0, V, true, -1, &R::getState},
-        {"supervisor.getPID", 0, 0, V, true, -1, &R::getPID},
-        {"supervisor.readLog", 2, 2, L, true, -1, &R::readLog},
-        {"supervisor.readMainLog", 2, 2, L, true, -1, &R::readLog},
-        {"supervisor.clearLog", 0, 0, M, true, -1, &R::clearLog},
-        {"supervisor.shutdown", 0, 0, M, true, -1, &R::shutdown},
-        {"supervisor.restart", 0, 0, M, true, -1, &R::restart},
-        {"supervisor.reloadConfig", 0, 0, M, true, -1, &R::reloadConfig},
-        {"supervisor.addProcessGroup", 1, 1, M, true, 0, &R::addProcessGroup},
-        {"supervisor.removeProcessGroup", 1, 1, M, true, 0, &R::removeProcessGroup},
-        {"supervisor.startProcess", 1, 2, C, true, 0, &R::startProcess},
-        {"supervisor.startProcessGroup", 1, 2, C, true, 0, &R::startProcessGroup},
-        {"supervisor.startAllProcesses", 0, 1, C, true, -1, &R::startAllProcesses},
-        {"supervisor.stopProcess", 1, 2, C, true, 0, &R::stopProcess},
-        {"supervisor.stopProcessGroup", 1, 2, C, true, 0, &R::stopProcessGroup},
-        {"supervisor.stopAllProcesses", 0, 1, C, true, -1, &R::stopAllProcesses},
-        {"supervisor.signalProcess", 2, 2, C, true, 0, &R::signalProcess},
-        {"supervisor.signalProcessGroup", 2, 2, C, true, 0, &R::signalProcessGroup},
-        {"supervisor.signalAllProcesses", 1, 1, C, true, -1, &R::signalAllProcesses},
-        {"supervisor.getAllConfigInfo", 0, 0, V, true, -1, &R::getAllConfigInfo},
-        {"supervisor.getProcessInfo", 1, 1, V, true, 0, &R::getProcessInfo},
-        {"supervisor.getAllProcessInfo", 0, 0, V, true, -1, &R::getAllProcessInfo},
-        {"supervisor.readProcessStdoutLog", 3, 3, L, true, 0, &R::readProcessStdoutLog},
-        {"supervisor.readProcessLog", 3, 3, L, true, 0, &R::readProcessStdoutLog},
-        {"supervisor.readProcessStderrLog", 3, 3, L, true, 0, &R::readProcessStderrLog},
-        {"supervisor.tailProcessStdoutLog", 3, 3, L, true, 0, &R::tailProcessStdoutLog},
-        {"supervisor.tailProcessLog", 3, 3, L, true, 0, &R::tailProcessStdoutLog},
-        {"supervisor.tailProcessStderrLog", 3, 3, L, true, 0, &R::tailProcessStderrLog},
-        {"supervisor.clearProcessLogs", 1, 1, C, true, 0, &R::clearProcessLogs},
-        {"supervisor.clearProcessLog", 1, 1, C, true, 0, &R::clearProcessLogs},
-        {"supervisor.clearAllProcessLogs", 0, 0, C, true, -1, &R::clearAllProcessLogs},
-        {"supervisor.sendProcessStdin", 2, 2, I, true, 0, &R::sendProcessStdin},
-        {"supervisor.sendRemoteCommEvent", 2, 2, I, false, -1, &R::sendRemoteCommEvent},
-        {"system.listMethods", 0, 0, V, false, -1, &R::system_listMethods},
-        {"system.methodHelp", 1, 1, V, false, -1, &R::system_methodHelp},
-        {"system.methodSignature", 1, 1, V, false, -1, &R::system_methodSignature},
-        {"system.multicall", 1, 1, std::nullopt, false, -1, &R::system_multicall},
+        {"supervisor.getAPIVersion", 0, 0, V, true, N0, &R::getAPIVersion},
+        {"supervisor.getVersion", 0, 0, V, true, N0, &R::getAPIVersion},
+        {"supervisor.getSupervisorVersion", 0, 0, V, true, N0, &R::getSupervisorVersion},
+        {"supervisor.getIdentification", 0, 0, V, true, N0, &R::getIdentification},
+        {"supervisor.getState", 0, 0, V, true, N0, &R::getState},
+        {"supervisor.getPID", 0, 0, V, true, N0, &R::getPID},
+        {"supervisor.readLog", 2, 2, L, true, N0, &R::readLog},
+        {"supervisor.readMainLog", 2, 2, L, true, N0, &R::readLog},
+        {"supervisor.clearLog", 0, 0, M, true, N0, &R::clearLog},
+        {"supervisor.shutdown", 0, 0, M, true, N0, &R::shutdown},
+        {"supervisor.restart", 0, 0, M, true, N0, &R::restart},
+        {"supervisor.reloadConfig", 0, 0, M, true, N0, &R::reloadConfig},
+        {"supervisor.addProcessGroup", 1, 1, M, true, G0, &R::addProcessGroup},
+        {"supervisor.removeProcessGroup", 1, 1, M, true, G0, &R::removeProcessGroup},
+        {"supervisor.startProcess", 1, 2, C, true, P0, &R::startProcess},
+        {"supervisor.startProcessGroup", 1, 2, C, true, G0, &R::startProcessGroup},
+        {"supervisor.startAllProcesses", 0, 1, C, true, A0, &R::startAllProcesses},
+        {"supervisor.stopProcess", 1, 2, C, true, P0, &R::stopProcess},
+        {"supervisor.stopProcessGroup", 1, 2, C, true, G0, &R::stopProcessGroup},
+        {"supervisor.stopAllProcesses", 0, 1, C, true, A0, &R::stopAllProcesses},
+        {"supervisor.signalProcess", 2, 2, C, true, P0, &R::signalProcess},
+        {"supervisor.signalProcessGroup", 2, 2, C, true, G0, &R::signalProcessGroup},
+        {"supervisor.signalAllProcesses", 1, 1, C, true, A0, &R::signalAllProcesses},
+        {"supervisor.getAllConfigInfo", 0, 0, V, true, N0, &R::getAllConfigInfo},
+        {"supervisor.getProcessInfo", 1, 1, V, true, P0, &R::getProcessInfo},
+        {"supervisor.getAllProcessInfo", 0, 0, V, true, N0, &R::getAllProcessInfo},
+        {"supervisor.readProcessStdoutLog", 3, 3, L, true, P0, &R::readProcessStdoutLog},
+        {"supervisor.readProcessLog", 3, 3, L, true, P0, &R::readProcessStdoutLog},
+        {"supervisor.readProcessStderrLog", 3, 3, L, true, P0, &R::readProcessStderrLog},
+        {"supervisor.tailProcessStdoutLog", 3, 3, L, true, P0, &R::tailProcessStdoutLog},
+        {"supervisor.tailProcessLog", 3, 3, L, true, P0, &R::tailProcessStdoutLog},
+        {"supervisor.tailProcessStderrLog", 3, 3, L, true, P0, &R::tailProcessStderrLog},
+        {"supervisor.clearProcessLogs", 1, 1, C, true, P0, &R::clearProcessLogs},
+        {"supervisor.clearProcessLog", 1, 1, C, true, P0, &R::clearProcessLogs},
+        {"supervisor.clearAllProcessLogs", 0, 0, C, true, A0, &R::clearAllProcessLogs},
+        {"supervisor.sendProcessStdin", 2, 2, I, true, P0, &R::sendProcessStdin},
+        {"supervisor.sendRemoteCommEvent", 2, 2, I, false, N0, &R::sendRemoteCommEvent},
+        {"system.listMethods", 0, 0, V, false, N0, &R::system_listMethods},
+        {"system.methodHelp", 1, 1, V, false, N0, &R::system_methodHelp},
+        {"system.methodSignature", 1, 1, V, false, N0, &R::system_methodSignature},
+        {"system.multicall", 1, 1, std::nullopt, false, N0, &R::system_multicall},
     };
     for (const auto& m : kMethods)
         if (name == m.name)
@@ -184,11 +190,18 @@ Value RpcInterface::call(const Caller& caller, const std::string& method, const 
     if (int(params.size()) < m->minArgs || int(params.size()) > m->maxArgs)
         throw makeFault(INCORRECT_PARAMETERS);
     if (m->verb && authorize_) {
-        std::string program;
-        if (m->programArg >= 0)
-            if (const std::string* s = params[size_t(m->programArg)].string())
-                program = *s;
-        if (auto refusal = authorize_(caller, *m->verb, program))
+        Target target{m->scope, {}};
+        if (target.kind == Target::Kind::Program || target.kind == Target::Kind::Group) {
+            if (const std::string* s = params[0].string())
+                target.name = *s;
+            // startProcess("g:*") and the like act on the whole group.
+            if (const auto c = target.name.find(':'); target.kind == Target::Kind::Program && c != std::string::npos &&
+                                                      (c + 1 == target.name.size() || target.name.substr(c + 1) == "*")) {
+                target.kind = Target::Kind::Group;
+                target.name.resize(c);
+            }
+        }
+        if (auto refusal = authorize_(caller, *m->verb, target))
             throw makeFault(FAILED, *refusal);
     }
     if (m->gated)
@@ -246,8 +259,28 @@ Value RpcInterface::system_multicall(const Caller& caller, const Array& p) {
     const Array* list = calls.array();
     if (!list)
         throw PyError{"TypeError", std::string("'") + pyTypeName(calls) + "' object is not subscriptable"};
+    // Bounded before anything runs: a multicall is one request, and one
+    // request must not hold a worker, the engine and memory without end.
+    if (list->size() > kMaxMulticallCalls)
+        throw makeFault(INCORRECT_PARAMETERS, "system.multicall takes at most " + std::to_string(kMaxMulticallCalls) +
+                                                  " calls, " + std::to_string(list->size()) + " given; nothing was done");
     Array results;
     results.reserve(list->size());
+    // The reply's text is counted as it grows, result by result (each one
+    // written into `scratch` and measured), and the rest is not run once
+    // it is over the cap.
+    std::string scratch;
+    size_t replyBytes = 0;
+    auto count = [&](const Value& v) {
+        scratch.clear();
+        appendValue(scratch, v);
+        replyBytes += scratch.size();
+        if (replyBytes > kMaxMulticallReplyBytes)
+            throw makeFault(FAILED, "the system.multicall reply would be over " +
+                                        std::to_string(kMaxMulticallReplyBytes >> 20) + " MiB after " +
+                                        std::to_string(results.size()) +
+                                        " calls (the calls before ran; split the multicall)");
+    };
     for (const Value& c : *list) {
         if (!c.structure())
             throw PyError{"AttributeError", std::string("'") + pyTypeName(c) + "' object has no attribute 'get'"};
@@ -291,6 +324,7 @@ Value RpcInterface::system_multicall(const Caller& caller, const Array& p) {
         } catch (const PyError& e) {
             results.push_back(faultStruct(FAILED, "FAILED: <class '" + e.cls + "'>:" + e.message));
         }
+        count(results.back());
     }
     return results;
 }

@@ -201,7 +201,12 @@ Value RpcInterface::removeProcessGroup(const Caller&, const Array& p) {
     return true;
 }
 
-Value RpcInterface::getAllConfigInfo(const Caller&, const Array&) {
+Value RpcInterface::getAllConfigInfo(const Caller& caller, const Array&) {
+    // Command lines may carry secrets (a password on the command line, a
+    // token in an environment assignment): they take the read-log right.
+    // A viewer gets the rest, with the command elided, so that
+    // `supervisorctl avail` keeps working for it.
+    const bool showCommands = !authorize_ || !authorize_(caller, Verb::ReadLog, Target{});
     auto v = ask<std::vector<ConfigInfo>>([&](auto cb) { control_.listConfig(cb); });
     auto orNone = [](const std::string& s) { return Value(s.empty() ? std::string("none") : s); };
     auto uid = [](const std::string& user) -> Value {
@@ -226,7 +231,7 @@ Value RpcInterface::getAllConfigInfo(const Caller&, const Array&) {
             {"autostart", Value(c.autostart)},
             {"directory", orNone(c.directory)},
             {"uid", uid(c.user)},
-            {"command", Value(c.command)},
+            {"command", Value(showCommands ? c.command : std::string(kElidedCommand))},
             {"exitcodes", Value(std::move(codes))},
             {"group", Value(c.group)},
             {"group_prio", Value(c.groupPriority)},

@@ -76,8 +76,8 @@ struct Service::Subscription {
 
 Service::Service(AdapterHost& host, ServiceOptions opts)
     : host_(host), opts_(opts),
-      rpc_(host.control(),
-           [this](const Caller& c, Verb v, const std::string& p) { return authorize(c, v, p); }, daemonState_) {}
+      rpc_(host.control(), [this](const Caller& c, Verb v, const Target& t) { return authorize(c, v, t); },
+           daemonState_) {}
 
 Service::~Service() { detach(); }
 
@@ -110,27 +110,56 @@ void Service::stopStreams() {
 
 // ---- authorization ------------------------------------------------------------------
 
-std::optional<std::string> Service::authorize(const Caller& c, Verb verb, const std::string& program) {
+std::optional<std::string> Service::authorize(const Caller& c, Verb verb, const Target& target) {
     const std::string right = std::string("access denied: the '") + verbName(verb) + "' right is required";
-    if (c.local) {
-        // root, and the daemon's own user, may do all: they could take the
-        // daemon's place anyway. Every other local peer is asked for with
-        // polkit; without polkit only these two get in.
-        if (c.peer.uid == 0 || c.peer.uid == geteuid())
+    if (!c.local) {
+        if (roleAllows(c.role, verb))
             return std::nullopt;
+        return right + " (" +
+               (c.identity.empty() ? std::string("anonymous clients have") : "user '" + c.identity + "' has") +
+               " the role " + roleName(c.role) + ")";
+    }
+    // root, and the daemon's own user, may do all: they could take the
+    // daemon's place anyway. Every other local peer is asked for with
+    // polkit; without polkit only these two get in.
+    if (c.peer.uid == 0 || c.peer.uid == geteuid())
+        return std::nullopt;
+    // polkit rules may name programs: each program the call touches is
+    // asked for by its canonical name, and one refusal refuses the call.
+    for (const std::string& program : programsOf(target)) {
         auto p = std::make_shared<std::promise<std::pair<bool, std::string>>>();
         auto f = p->get_future();
         host_.authorizeLocal(c.peer, verb, program,
                              [p](bool ok, std::string why) { p->set_value({ok, std::move(why)}); });
         auto [ok, why] = f.get();
-        if (ok)
-            return std::nullopt;
-        return right + " (uid " + std::to_string(c.peer.uid) + (why.empty() ? "" : ": " + why) + ")";
+        if (!ok)
+            return right + " (uid " + std::to_string(c.peer.uid) +
+                   (program.empty() ? "" : ", program '" + program + "'") + (why.empty() ? "" : ": " + why) + ")";
     }
-    if (roleAllows(c.role, verb))
-        return std::nullopt;
-    return right + " (" + (c.identity.empty() ? std::string("anonymous clients have") : "user '" + c.identity + "' has") +
-           " the role " + roleName(c.role) + ")";
+    return std::nullopt;
+}
+
+std::vector<std::string> Service::programsOf(const Target& target) {
+    Control& control = host_.control();
+    switch (target.kind) {
+    case Target::Kind::None: return {std::string()};
+    case Target::Kind::Program: {
+        // "web:web" is the program "web": polkit sees one name for it.
+        auto info = await<Result<ProgramInfo>>([&](auto cb) { control.getProgram(target.name, cb); });
+        return {info ? info->namespec : target.name};
+    }
+    case Target::Kind::Group:
+    case Target::Kind::All: break;
+    }
+    std::vector<std::string> out;
+    for (const ProgramInfo& p : await<std::vector<ProgramInfo>>([&](auto cb) { control.listPrograms(cb); }))
+        if (target.kind == Target::Kind::All || p.group == target.name)
+            out.push_back(p.namespec);
+    // A group with no program (unknown, or not added yet) is asked for by
+    // its name: the call then fails on its own, or adds the group.
+    if (out.empty())
+        out.push_back(target.kind == Target::Kind::Group ? target.name : std::string());
+    return out;
 }
 
 Caller Service::callerFor(const EndpointConfig& ep) const {
@@ -145,6 +174,12 @@ Caller Service::callerFor(const EndpointConfig& ep) const {
             c.peer.uid = uid_t(-1); // unknown peer: polkit decides (and refuses)
     } else {
         c.role = host_.roleFor(c.identity);
+        // The server's own username is the config owner's credential: in
+        // supervisord it has every right, and a migrated configuration
+        // keeps working. [access] xmlrpc:<username> (or default_role) may
+        // give it less.
+        if (c.role == Role::None && !c.identity.empty() && c.identity == ep.creds.username)
+            c.role = Role::Admin;
     }
     return c;
 }
@@ -170,6 +205,15 @@ HttpServer::Routed Service::preRoute(const EndpointConfig& ep, const http::Reque
                                                    http::Response& res) {
     using HR = HttpServer::Routed;
     Connection* conn = currentConnection();
+    // A TCP server without a username would serve anyone who can reach it:
+    // unless default_role says anonymous clients get a role, nothing of it
+    // is served.
+    if (!ep.isUnix && ep.creds.username.empty() && host_.roleFor("") == Role::None) {
+        res.status = 401;
+        res.setContent(std::string(kAnonymousRefused) + "\n", "text/plain");
+        closeAfter();
+        return HR::Handled;
+    }
     // Every handler of a server with a username is behind Basic auth.
     std::string user;
     const std::string authHeader = req.header("Authorization");
@@ -337,7 +381,7 @@ void Service::logtail(const EndpointConfig& ep, const http::Request& req, http::
         channel = name.substr(s2 + 1);
         name.resize(s2);
     }
-    if (auto refusal = authorize(callerFor(ep), Verb::ReadLog, name)) {
+    if (auto refusal = authorize(callerFor(ep), Verb::ReadLog, Target{Target::Kind::Program, name})) {
         host_.log(LogLevel::Info, "/logtail/" + name + ": " + *refusal);
         return setHttpError(res, 403);
     }
@@ -386,7 +430,7 @@ void Service::logtail(const EndpointConfig& ep, const http::Request& req, http::
 }
 
 void Service::mainlogtail(const EndpointConfig& ep, http::Response& res) {
-    if (auto refusal = authorize(callerFor(ep), Verb::ReadLog, "")) {
+    if (auto refusal = authorize(callerFor(ep), Verb::ReadLog, Target{})) {
         host_.log(LogLevel::Info, "/mainlogtail: " + *refusal);
         return setHttpError(res, 403);
     }

@@ -45,7 +45,7 @@ public:
     void stopStreams();
 
     // The refusal text for `caller`, nullopt when allowed.
-    std::optional<std::string> authorize(const Caller& caller, Verb verb, const std::string& program);
+    std::optional<std::string> authorize(const Caller& caller, Verb verb, const Target& target);
 
 private:
     struct Subscription;
@@ -55,6 +55,8 @@ private:
     void logtail(const EndpointConfig& ep, const http::Request& req, http::Response& res);
     void mainlogtail(const EndpointConfig& ep, http::Response& res);
     Caller callerFor(const EndpointConfig& ep) const;
+    // The canonical namespecs `target` covers ("" for none).
+    std::vector<std::string> programsOf(const Target& target);
     std::shared_ptr<Subscription> subscribe(const std::string& namespec, bool mainLog);
     void unsubscribe(const std::shared_ptr<Subscription>& s);
 
@@ -75,6 +77,11 @@ private:
     std::atomic<size_t> subsCount_{0};
     std::unordered_multimap<std::string, std::shared_ptr<Subscription>> subs_; // "" = main log
 };
+
+// The 401 text of a TCP server with no username when anonymous clients
+// have no role.
+inline constexpr const char* kAnonymousRefused =
+    "anonymous access is off: set username/password in [inet_http_server] or default_role in [adapter:xmlrpc]";
 
 // The HTML page medusa answers errors with.
 void setHttpError(http::Response& res, int status);

@@ -55,6 +55,10 @@ public:
                 run->unlinkOnStop = e.ep.isUnix;
                 host_.log(LogLevel::Info, "listening on " + e.where());
             }
+            // Only a TCP server without a username lets anonymous clients
+            // in (with default_role); with one, they get 401 whatever the role.
+            if (!e.ep.isUnix && e.ep.creds.username.empty())
+                warnIfOpenToAnonymous(host_, fd, e.port, "[adapter:xmlrpc] default_role");
             run->server = std::make_unique<HttpServer>();
             service_.install(*run->server, e.ep);
             HttpServer* srv = run->server.get();

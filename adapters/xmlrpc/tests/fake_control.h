@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "scopevisor/adapter.h"
@@ -234,11 +235,18 @@ public:
     FakeControl ctl;
     Role role = Role::Admin;
     bool polkitAllows = false;
+    // What polkit was asked about, and the programs it refuses even when
+    // it allows the rest.
+    std::vector<std::string> asked;
+    std::set<std::string> polkitDenies;
     Control& control() override { return ctl; }
     void log(LogLevel, std::string_view) override {}
     Role roleFor(std::string_view) override { return role; }
-    void authorizeLocal(const UnixPeer&, Verb, const std::string&, std::function<void(bool, std::string)> done) override {
-        done(polkitAllows, polkitAllows ? "" : "not authorized");
+    void authorizeLocal(const UnixPeer&, Verb, const std::string& program,
+                        std::function<void(bool, std::string)> done) override {
+        asked.push_back(program);
+        const bool ok = polkitAllows && !polkitDenies.count(program);
+        done(ok, ok ? "" : "not authorized");
     }
     int takeListenFd(std::string_view) override { return -1; }
     std::string stateDirectory() override { return "/tmp"; }

@@ -23,7 +23,7 @@ struct Rpc : ::testing::Test {
     FakeHost host;
     std::atomic<int> state{int(DaemonState::Running)};
     std::optional<std::string> refusal;
-    RpcInterface rpc{host.ctl, [this](const Caller&, Verb, const std::string&) { return refusal; }, state};
+    RpcInterface rpc{host.ctl, [this](const Caller&, Verb, const Target&) { return refusal; }, state};
     Caller caller;
 
     Value call(const std::string& m, Array p = {}) { return rpc.call(caller, m, p); }
@@ -250,6 +250,12 @@ TEST_F(Http, HeadLimitsAndMalformedHeads) {
     EXPECT_NE(out.find("Connection: close"), std::string::npos);
     // Just under the limit is fine.
     EXPECT_EQ(serve("GET /ok.html HTTP/1.1\r\nX: " + std::string(8000, 'a') + "\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+    // 100 headers are fine, 101 are too many: 431.
+    std::string many = "GET /ok.html HTTP/1.1\r\n";
+    for (int i = 0; i < 100; ++i)
+        many += "X-" + std::to_string(i) + ": v\r\n";
+    EXPECT_EQ(serve(many + "\r\n").rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_EQ(serve(many + "Y: v\r\n\r\n").rfind("HTTP/1.1 431", 0), 0u);
     // A header line without a colon, a Content-Length that is not a
     // number, two different ones, or one beside a Transfer-Encoding: 400.
     EXPECT_EQ(serve("GET / HTTP/1.1\r\nno colon here\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
@@ -353,6 +359,116 @@ TEST_F(Http, LogtailStreamsChunked) {
 // went to it, and the second waited for the first; a deferred stopProcess
 // held up every other client for stopwaitsecs (seen as a flaky
 // test_deferred_reply_does_not_block_other_clients).
+TEST_F(Rpc, MulticallOverTheCallLimitRunsNothing) {
+    Array calls;
+    for (size_t i = 0; i <= kMaxMulticallCalls; ++i)
+        calls.emplace_back(Struct{{"methodName", Value("supervisor.stopProcess")}, {"params", Value(Array{Value("a")})}});
+    Fault f = fault("system.multicall", {Value(calls)});
+    EXPECT_EQ(f.code, INCORRECT_PARAMETERS);
+    EXPECT_NE(f.text.find("at most 256 calls"), std::string::npos) << f.text;
+    EXPECT_EQ(host.ctl.progs["a"].state, ProcessState::Running);
+    calls.pop_back();
+    EXPECT_EQ(call("system.multicall", {Value(calls)}).array()->size(), kMaxMulticallCalls);
+}
+
+TEST_F(Rpc, MulticallReplyIsCutAtItsCap) {
+    host.ctl.progs["a"].out = std::string(3u << 20, 'x');
+    Array calls;
+    for (int i = 0; i < 10; ++i)
+        calls.emplace_back(Struct{{"methodName", Value("supervisor.readProcessStdoutLog")},
+                                  {"params", Value(Array{Value("a"), Value(0), Value(0)})}});
+    Fault f = fault("system.multicall", {Value(calls)});
+    EXPECT_EQ(f.code, FAILED);
+    // 3 MiB each: the sixth passes 16 MiB, and the four after it never run.
+    EXPECT_NE(f.text.find("over 16 MiB after 6 calls"), std::string::npos) << f.text;
+}
+
+TEST_F(Http, AnonymousTcpClientsHaveNoRightsByDefault) {
+    host.role = Role::None;
+    std::string out = serve(post(rpcBody("supervisor.shutdown")));
+    EXPECT_EQ(out.rfind("HTTP/1.1 401", 0), 0u) << out;
+    EXPECT_NE(out.find(kAnonymousRefused), std::string::npos) << out;
+    EXPECT_EQ(host.ctl.shutdowns, 0);
+    // default_role gives them one.
+    host.role = Role::Admin;
+    serve(post(rpcBody("supervisor.shutdown")));
+    EXPECT_EQ(host.ctl.shutdowns, 1);
+}
+
+TEST_F(Http, TheServersOwnUsernameIsAdminUnlessListed) {
+    host.role = Role::None; // [access] does not name it, no default_role
+    EndpointConfig ep;
+    ep.creds = Credentials{"user", "123"};
+    const std::string auth = "Authorization: Basic dXNlcjoxMjM=\r\n";
+    serve(post(rpcBody("supervisor.shutdown"), auth), ep);
+    EXPECT_EQ(host.ctl.shutdowns, 1);
+    host.role = Role::Viewer; // [access] xmlrpc:user = viewer
+    std::string out = serve(post(rpcBody("supervisor.shutdown"), auth), ep);
+    EXPECT_NE(out.find("user 'user' has the role viewer"), std::string::npos) << out;
+    EXPECT_EQ(host.ctl.shutdowns, 1);
+}
+
+TEST_F(Http, CommandLinesNeedTheReadLogRight) {
+    host.role = Role::Viewer;
+    std::string out = serve(post(rpcBody("supervisor.getAllConfigInfo")));
+    EXPECT_NE(out.find(kElidedCommand), std::string::npos) << out;
+    host.role = Role::LogReader;
+    out = serve(post(rpcBody("supervisor.getAllConfigInfo")));
+    EXPECT_EQ(out.find(kElidedCommand), std::string::npos) << out;
+}
+
+namespace {
+
+// A local peer that is neither root nor the daemon's user: polkit decides.
+std::string asLocalPeer(FakeHost& host, Service& service, const std::string& request) {
+    EndpointConfig ep;
+    ep.isUnix = true;
+    HttpServer srv;
+    service.install(srv, ep);
+    MemoryStream stream(request);
+    Connection conn;
+    conn.isUnix = true;
+    conn.hasPeer = true;
+    conn.peer = UnixPeer{100, 4242, 4242};
+    host.asked.clear();
+    srv.serveConnection(stream, conn);
+    return stream.output();
+}
+
+std::string call1(const std::string& method, const std::string& arg) {
+    return "<?xml version='1.0'?><methodCall><methodName>" + method +
+           "</methodName><params><param><value><string>" + arg + "</string></value></param></params></methodCall>";
+}
+
+} // namespace
+
+TEST_F(Http, PolkitIsAskedForEveryProgramByItsCanonicalName) {
+    host.polkitAllows = true;
+    // "a:a" is the program "a".
+    asLocalPeer(host, service, post(call1("supervisor.stopProcess", "a:a")));
+    EXPECT_EQ(host.asked, std::vector<std::string>{"a"});
+    EXPECT_EQ(host.ctl.progs["a"].state, ProcessState::Stopped);
+    // A group, and "g:*", are every member of the group.
+    asLocalPeer(host, service, post(call1("supervisor.startProcess", "g:*")));
+    EXPECT_EQ(host.asked, (std::vector<std::string>{"g:x", "g:y"}));
+    EXPECT_EQ(host.ctl.progs["g:y"].state, ProcessState::Running);
+}
+
+TEST_F(Http, OneRefusedMemberRefusesAGroupCallWhole) {
+    host.polkitAllows = true;
+    host.polkitDenies = {"g:y"};
+    std::string out = asLocalPeer(host, service, post(call1("supervisor.stopProcessGroup", "g")));
+    EXPECT_NE(out.find("access denied"), std::string::npos) << out;
+    EXPECT_NE(out.find("program 'g:y'"), std::string::npos) << out;
+    EXPECT_EQ(host.ctl.progs["g:x"].state, ProcessState::Running);
+    // "All" calls too.
+    host.polkitDenies = {"b"};
+    out = asLocalPeer(host, service, post(rpcBody("supervisor.stopAllProcesses")));
+    EXPECT_NE(out.find("program 'b'"), std::string::npos) << out;
+    EXPECT_EQ(host.ctl.progs["a"].state, ProcessState::Running);
+    EXPECT_EQ(host.ctl.progs["g:x"].state, ProcessState::Running);
+}
+
 TEST(HttpPool, EachQueuedJobGetsAWorkerOfItsOwn) {
     using namespace std::chrono_literals;
     scopevisor::xmlrpc::GrowingPool pool(8);

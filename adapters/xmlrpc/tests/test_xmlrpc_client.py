@@ -396,7 +396,9 @@ def test_shutdown_gate(daemon):
 def test_default_role_viewer_refuses_control(tmp_path):
     d = Daemon(tmp_path, extra="[adapter:xmlrpc]\ndefault_role = viewer\n[access]\nxmlrpc:admin = admin\n")
     try:
-        t = d.tcp()  # "user" is not listed: viewer
+        # Running first, so that "still running" below means "not stopped".
+        assert wait_for(lambda: d.state("sleeper") == "RUNNING", 10)
+        t = d.tcp()  # "user" is not listed: viewer (default_role)
         assert t.supervisor.getState()["statename"] == "RUNNING"
         code, text = fault(t.supervisor.stopProcess, "sleeper")
         assert code == 30 and text.startswith("FAILED: access denied: the 'control' right is required")
