@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <nats/nats.h>
 
 #include "nkey.h"
@@ -30,6 +31,31 @@ std::string brokerUrl(const std::string& addr, bool tls) {
 }
 
 } // namespace
+
+std::string brokerHost(const std::string& address) {
+    std::string a = address;
+    if (auto p = a.find("://"); p != std::string::npos)
+        a = a.substr(p + 3);
+    if (auto at = a.rfind('@'); at != std::string::npos)
+        a = a.substr(at + 1);
+    if (auto slash = a.find('/'); slash != std::string::npos)
+        a.resize(slash);
+    if (!a.empty() && a.front() == '[') {
+        auto close = a.find(']');
+        return close == std::string::npos ? a.substr(1) : a.substr(1, close - 1);
+    }
+    // One colon: host:port. More: a bare IPv6 address without a port.
+    if (auto colon = a.find(':'); colon != std::string::npos && a.find(':', colon + 1) == std::string::npos)
+        a.resize(colon);
+    return a;
+}
+
+bool isLoopbackHost(const std::string& host) {
+    if (host == "localhost" || host.ends_with(".localhost") || host == "::1")
+        return true;
+    in_addr v4{};
+    return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
 
 NatsLink::NatsLink(LinkOptions o, Log log) : opt_(std::move(o)), log_(std::move(log)) {}
 
@@ -67,6 +93,22 @@ bool NatsLink::open(std::string* error) {
         if (!opt_.rootCaPath.empty() &&
             (s = natsOptions_LoadCATrustedCertificates(opts, opt_.rootCaPath.c_str())) != NATS_OK)
             return fail("root_ca_path '" + opt_.rootCaPath + "'", s);
+        // libnats checks the chain but not the name unless told: without
+        // this, any certificate of the same CA could stand in for the broker.
+        expectedHost_ = opt_.tlsServerName.empty() ? brokerHost(opt_.brokerAddress) : opt_.tlsServerName;
+        if (expectedHost_.empty()) {
+            *error = "broker_address '" + opt_.brokerAddress + "': no host name for the TLS check (set tls_server_name)";
+            natsOptions_Destroy(opts);
+            return false;
+        }
+        if ((s = natsOptions_SkipServerVerification(opts, false)) != NATS_OK ||
+            (s = natsOptions_SetExpectedHostname(opts, expectedHost_.c_str())) != NATS_OK)
+            return fail("TLS server name '" + expectedHost_ + "'", s);
+        log_(false, "TLS to the broker; its certificate must name " + expectedHost_);
+    } else if (std::string host = brokerHost(opt_.brokerAddress); !isLoopbackHost(host)) {
+        log_(true, "WARNING: broker_address " + opt_.brokerAddress + " is not on this machine and the connection is "
+                   "not encrypted: anyone on the path can read and forge Steward messages (set root_ca_path to use "
+                   "TLS)");
     }
     if (!opt_.nkeySeedFile.empty()) {
         std::ifstream in(opt_.nkeySeedFile);
@@ -118,7 +160,11 @@ void NatsLink::connectNow() {
         natsConnection_GetConnectedUrl(nc, u, sizeof u);
         log_(false, std::string("connected to ") + u);
     } else {
-        log_(true, "connect to " + opt_.brokerAddress + ": " + statusText(s) + "; trying again in " +
+        std::string hint;
+        if (s == NATS_SSL_ERROR && !expectedHost_.empty())
+            hint = " (TLS: the broker's certificate must be signed by root_ca_path and carry the name " +
+                   expectedHost_ + "; tls_server_name sets another)";
+        log_(true, "connect to " + opt_.brokerAddress + ": " + statusText(s) + hint + "; trying again in " +
                        std::to_string(opt_.reconnectWaitSeconds) + " s");
         std::lock_guard lock(mu_);
         reconnectNeeded_ = true;
