@@ -108,7 +108,9 @@ std::vector<Message> parseMessageArray(std::string_view json) {
     rapidjson::Document d;
     std::string err;
     if (!scopevisor::parseBoundedJson(json, d, &err, scopevisor::JsonLimits{kMaxMessageJson, kMaxJsonDepth}))
-        bad("steward.sock: " + err);
+        // Steward's own wording for a syntax error ("malformed json"), which
+        // operators may look for; the limits are named as they are.
+        bad(err.rfind("malformed JSON", 0) == 0 ? "malformed json" + err.substr(14) : "steward.sock: " + err);
     if (!d.IsArray())
         bad("malformed json: expected an array of messages");
     std::vector<Message> out;

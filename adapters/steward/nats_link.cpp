@@ -10,6 +10,7 @@
 #include <nats/nats.h>
 
 #include "nkey.h"
+#include "tls_probe.h"
 
 namespace steward {
 
@@ -151,7 +152,17 @@ void NatsLink::connectNow() {
     natsStatus s = natsConnection_Connect(&nc, opts_);
     const std::string url = brokerUrl(opt_.brokerAddress, false);
     if (s == NATS_NOT_YET_CONNECTED) {
-        if (quietFailures_ == 0)
+        // libnats keeps a TLS failure's reason to itself (it retries in
+        // the background): ask the broker once more, to say why.
+        std::optional<std::string> why;
+        if (!expectedHost_.empty() && quietFailures_ == 0)
+            why = tlsRefusal(opt_.brokerAddress, opt_.rootCaPath, expectedHost_);
+        if (why)
+            log_(true, "TLS to " + opt_.brokerAddress + " refused: " + *why +
+                           " (the broker's certificate must be signed by root_ca_path and carry the name " +
+                           expectedHost_ + "; tls_server_name sets another); retrying every " +
+                           std::to_string(opt_.reconnectWaitSeconds) + " s");
+        else if (quietFailures_ == 0)
             log_(false, "broker " + opt_.brokerAddress + " not reachable yet; retrying every " +
                             std::to_string(opt_.reconnectWaitSeconds) + " s");
     } else if (s == NATS_OK) {

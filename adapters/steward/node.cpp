@@ -115,8 +115,8 @@ Verb verbFor(const Message& m) {
         return Verb::Manage;
     if (x == "REQTailFile")
         return !m.data.empty() && m.data[0].rfind("program:", 0) == 0 ? Verb::ReadLog : Verb::Manage;
-    if (x == "REQOpCommand")
-        return m.operation.opCmd == "ps" ? Verb::View : Verb::Control;
+    if (x == "REQOpCommand") // ps, and starting and stopping programs and subscribers
+        return Verb::Control;
     // Content chosen by the sender, written into data_folder (within its
     // quota). REQHello, REQPing and REQPong write one line of their own.
     if (x == "REQToFile" || x == "REQToFileAppend" || x == "REQErrorLog")
