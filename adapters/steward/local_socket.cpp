@@ -20,6 +20,9 @@ namespace steward {
 
 namespace {
 constexpr size_t kMaxDocument = kMaxMessageJson;
+// Read before a user other than root is authorized: a smaller bound, so
+// that any user who may connect cannot make the daemon hold 16 MiB.
+constexpr size_t kMaxPeerDocument = 1024 * 1024;
 constexpr int kReadTimeoutSeconds = 10;
 constexpr auto kAuthorizationTimeout = std::chrono::seconds(30);
 } // namespace
@@ -92,6 +95,7 @@ void LocalSocket::handle(int fd) {
         return;
     timeval tv{kReadTimeoutSeconds, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const size_t limit = cred.uid == 0 ? kMaxDocument : kMaxPeerDocument;
     std::string doc;
     char buf[65536];
     for (;;) {
@@ -105,9 +109,9 @@ void LocalSocket::handle(int fd) {
         if (n == 0)
             break;
         doc.append(buf, static_cast<size_t>(n));
-        if (doc.size() > kMaxDocument) {
-            node_.errorLog("error: steward.sock: input over the limit of " + std::to_string(kMaxDocument) +
-                           " bytes dropped");
+        if (doc.size() > limit) {
+            node_.errorLog("error: steward.sock: input of uid " + std::to_string(cred.uid) + " over the limit of " +
+                           std::to_string(limit) + " bytes dropped" + (cred.uid ? " (16 MiB for root)" : ""));
             return;
         }
     }

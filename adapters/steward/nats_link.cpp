@@ -198,7 +198,7 @@ void NatsLink::connectNow() {
                 log_(true, "subscribe " + subject + ": " + statusText(st));
             sub.sub = nullptr;
         } else
-            natsSubscription_SetPendingLimits(sub.sub, 65536, 256 * 1024 * 1024);
+            natsSubscription_SetPendingLimits(sub.sub, 65536, opt_.pendingBytes);
     }
 }
 
@@ -280,7 +280,7 @@ bool NatsLink::subscribe(const std::string& subject, Handler h, std::string* err
             return false;
         }
         // Commands may arrive in bursts; never drop silently on a slow handler.
-        natsSubscription_SetPendingLimits(s.sub, 65536, 256 * 1024 * 1024);
+        natsSubscription_SetPendingLimits(s.sub, 65536, opt_.pendingBytes);
     }
     subs_[subject] = std::move(s);
     return true;

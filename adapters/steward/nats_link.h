@@ -30,6 +30,9 @@ struct LinkOptions {
     std::string rootCaPath;
     int reconnectWaitSeconds = 2;
     std::string tlsServerName; // "" = the host of brokerAddress
+    // Bytes libnats may hold for one subscription whose handler is behind;
+    // beyond, messages are dropped as a slow consumer (and logged).
+    int pendingBytes = 16 * 1024 * 1024;
 };
 
 // The host part of a broker address ("host:port", "tls://[::1]:4222",

@@ -38,6 +38,9 @@ bool Node::start(std::string* error) {
     lo.nkeyPublic = s_.nkeyPublic;
     lo.rootCaPath = s_.rootCaPath;
     lo.tlsServerName = s_.tlsServerName;
+    // Room for a few messages of the largest size per subscription, no more:
+    // a flood must not queue without end inside libnats.
+    lo.pendingBytes = static_cast<int>(std::max<uint64_t>(16ull << 20, 4 * s_.maxMessageBytes));
     lo.reconnectWaitSeconds = s_.natsConnectRetryInterval;
     link_ = std::make_unique<NatsLink>(lo, [this](bool err, const std::string& text) {
         host_.log(err ? LogLevel::Warn : LogLevel::Info, text);

@@ -11,9 +11,8 @@ namespace steward {
 namespace {
 
 std::string member(const rapidjson::Value& v, const char* name) {
-    auto it = v.FindMember(name);
-    if (it != v.MemberEnd() && it->value.IsString())
-        return std::string(it->value.GetString(), it->value.GetStringLength());
+    if (v.HasMember(name) && v[name].IsString())
+        return std::string(v[name].GetString(), v[name].GetStringLength());
     return {};
 }
 
@@ -36,8 +35,8 @@ std::optional<OpArg> parseOpArg(std::string_view json, std::string* error) {
     a.method = member(d, "method");
     a.kind = member(d, "kind");
     a.receivingNode = member(d, "receivingNode");
-    if (auto it = d.FindMember("id"); it != d.MemberEnd() && it->value.IsInt64())
-        a.id = it->value.GetInt64();
+    if (d.HasMember("id") && d["id"].IsInt64())
+        a.id = d["id"].GetInt64();
     return a;
 }
 
