@@ -108,6 +108,16 @@ def test_oversize_payload_is_refused(node):
     bounded(node)
 
 
+def test_gob_value_flood_is_refused(node):
+    # A million one-byte elements fit in one 1 MiB payload but would cost
+    # ~170 MiB decoded: the decoder stops at its value budget.
+    ack = node.peer("central").send("ship1", "REQToFile", Data=[""] * 1_000_000, Directory="flood", FileName="f")
+    assert ack == "error from: ship1: malformed message", ack
+    assert node.logged("gob decoding failed: more than 131072 values in one stream"), node.daemon.output()[-2000:]
+    assert not (node.data / "flood").exists()
+    bounded(node)
+
+
 @pytest.mark.parametrize("method,data", [
     ("REQCliCommand", ["bash", "-c", "touch {marker}"]),
     ("REQTailFile", ["/etc/shadow"]),
