@@ -61,7 +61,12 @@ class Node:
             "[access]\nsteward:central = admin\nsteward:op = operator\nsteward:viewer = viewer\n" + PROGRAMS
         )
         # Ready once the first hello came: the node's subscriptions exist then.
-        self.daemon = Daemon(tmp, config, ready=lambda: self.client.next(self.hello, 0.2) is not None)
+        try:
+            self.daemon = Daemon(tmp, config, ready=lambda: self.client.next(self.hello, 0.2) is not None)
+        except Exception:
+            self.client.close()
+            shutil.rmtree(self.sockdir, ignore_errors=True)
+            raise
 
     def peer(self, name):
         return FakeNode(self.client, name)
