@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "data_store.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace steward {
@@ -60,9 +62,46 @@ std::optional<std::string> DataStore::pathFor(const Message& m, std::string* err
     return pathOf(p.directory, m.fromNode, p.fileName, error);
 }
 
-bool DataStore::write(const std::string& path, const std::string& data, Mode mode, std::string* error) const {
+uint64_t DataStore::usedLocked(bool rescan) {
     namespace fs = std::filesystem;
+    if (used_ && !rescan)
+        return *used_;
+    uint64_t total = 0;
     std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root_, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        std::error_code e2;
+        if (it->is_regular_file(e2) && !it->is_symlink(e2))
+            total += it->file_size(e2);
+    }
+    used_ = total;
+    return total;
+}
+
+bool DataStore::write(const std::string& path, const std::string& data, Mode mode, std::string* error) {
+    namespace fs = std::filesystem;
+    std::lock_guard lock(mu_);
+    std::error_code ec;
+    uint64_t before = 0;
+    if (struct stat st{}; ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        before = static_cast<uint64_t>(st.st_size);
+    const uint64_t after = mode == Mode::Append ? before + data.size() : data.size();
+    if (after > quota_.perFile) {
+        *error = "write " + path + ": " + std::to_string(data.size()) + " bytes would make the file " +
+                 std::to_string(after) + " bytes, over data_file_max (" + std::to_string(quota_.perFile) +
+                 " bytes); nothing written";
+        return false;
+    }
+    if (after > before) {
+        const uint64_t grow = after - before;
+        // Files removed by hand since the last walk give their room back.
+        if (usedLocked(false) + grow > quota_.total && usedLocked(true) + grow > quota_.total) {
+            *error = "write " + path + ": " + std::to_string(grow) + " more bytes would take " + root_ +
+                     " over data_folder_quota (" + std::to_string(quota_.total) + " bytes, " +
+                     std::to_string(*used_) + " used); nothing written";
+            return false;
+        }
+    }
     fs::path dir = fs::path(path).parent_path();
     fs::create_directories(dir, ec);
     if (ec) {
@@ -91,6 +130,8 @@ bool DataStore::write(const std::string& path, const std::string& data, Mode mod
         off += static_cast<size_t>(n);
     }
     ::close(fd);
+    if (used_)
+        *used_ = *used_ + after - std::min(before, *used_);
     return true;
 }
 

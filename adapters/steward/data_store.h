@@ -3,9 +3,12 @@
 // Where the writing methods (REQToFile, REQToFileAppend, REQErrorLog,
 // REQPing, REQPong, REQHello) put their data: Steward's selectFileNaming,
 // under data_folder, with names from the message checked so that no message
-// can write outside the folder.
+// can write outside the folder, and within a quota: messages from other
+// nodes must not fill the disk.
 #pragma once
 
+#include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -13,9 +16,14 @@
 
 namespace steward {
 
+struct DataQuota {
+    uint64_t total = 64ull << 20;   // bytes in the whole folder (data_folder_quota)
+    uint64_t perFile = 16ull << 20; // bytes in one file (data_file_max)
+};
+
 class DataStore {
 public:
-    explicit DataStore(std::string root) : root_(std::move(root)) {}
+    explicit DataStore(std::string root, DataQuota quota = {}) : root_(std::move(root)), quota_(quota) {}
     const std::string& root() const { return root_; }
 
     // <root>/<Directory>/<node>/<FileName> following selectFileNaming; nullopt
@@ -27,10 +35,18 @@ public:
 
     enum class Mode { Append, Truncate };
     // Creates the folders (0700) and writes `data`; false with *error set.
-    bool write(const std::string& path, const std::string& data, Mode mode, std::string* error) const;
+    // A write that would take the file over quota.perFile or the folder
+    // over quota.total writes nothing and names the key in *error.
+    bool write(const std::string& path, const std::string& data, Mode mode, std::string* error);
 
 private:
+    // Bytes in regular files under root_ (walked once, then kept up to date).
+    uint64_t usedLocked(bool rescan);
+
     std::string root_;
+    DataQuota quota_;
+    std::mutex mu_; // one write at a time: the quota check and the write go together
+    std::optional<uint64_t> used_;
 };
 
 } // namespace steward

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "gob_codec.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <set>
@@ -156,7 +157,10 @@ WireType readWireType(Reader& r) {
 
 class ValueReader {
 public:
-    ValueReader(const std::map<int64_t, WireType>& types) : types_(types) {}
+    // `budget`: how many values may still be built. Every value takes at
+    // least one byte on the wire but ~140 bytes in memory, so without a
+    // budget a 1 MiB payload of one-byte elements would cost ~140 MiB.
+    ValueReader(const std::map<int64_t, WireType>& types, size_t& budget) : types_(types), budget_(budget) {}
 
     // Every id reachable from `id` must be a supported builtin or defined.
     void checkGraph(int64_t id) {
@@ -167,6 +171,9 @@ public:
     GobValue value(Reader& r, int64_t id, int depth) {
         if (depth > Decoder::kMaxDepth)
             throw DecodeError("values nested too deeply");
+        if (budget_ == 0)
+            throw DecodeError("more than " + std::to_string(Decoder::kMaxValues) + " values in one stream");
+        --budget_;
         GobValue v;
         v.typeId = id;
         switch (id) {
@@ -208,7 +215,8 @@ public:
             // Every element takes at least one byte on the wire.
             if (n > r.remaining())
                 throw DecodeError("slice length out of bounds");
-            v.items.reserve(n);
+            // Reserved within the budget: the loop below refuses the rest.
+            v.items.reserve(std::min<uint64_t>(n, budget_));
             for (uint64_t k = 0; k < n; ++k)
                 v.items.push_back(value(r, t.elem, depth + 1));
             return v;
@@ -259,6 +267,7 @@ private:
     }
 
     const std::map<int64_t, WireType>& types_;
+    size_t& budget_;
 };
 
 } // namespace
@@ -273,6 +282,7 @@ const GobValue* GobValue::field(std::string_view name) const {
 std::vector<GobValue> Decoder::decodeStream(std::string_view data, size_t maxValues) {
     Reader r(data);
     std::vector<GobValue> values;
+    size_t budget = kMaxValues;
     if (data.empty())
         throw DecodeError("EOF");
     while (!r.atEnd() && values.size() < maxValues) {
@@ -292,7 +302,7 @@ std::vector<GobValue> Decoder::decodeStream(std::string_view data, size_t maxVal
         } else {
             if (id == 0)
                 throw DecodeError("value of type id 0");
-            ValueReader vr(types_);
+            ValueReader vr(types_, budget);
             vr.checkGraph(id);
             auto it = types_.find(id);
             bool isStruct = it != types_.end() && it->second.kind == WireType::Kind::Struct;

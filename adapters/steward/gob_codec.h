@@ -70,6 +70,8 @@ public:
     const std::map<int64_t, WireType>& types() const { return types_; }
 
     static constexpr int kMaxDepth = 100;
+    // Values built per stream at most (a Message with 65536 Data lines fits).
+    static constexpr size_t kMaxValues = 1u << 17;
 
 private:
     std::map<int64_t, WireType> types_;

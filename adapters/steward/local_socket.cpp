@@ -19,8 +19,12 @@
 namespace steward {
 
 namespace {
-constexpr size_t kMaxDocument = 16 * 1024 * 1024;
+constexpr size_t kMaxDocument = kMaxMessageJson;
+// Read before a user other than root is authorized: a smaller bound, so
+// that any user who may connect cannot make the daemon hold 16 MiB.
+constexpr size_t kMaxPeerDocument = 1024 * 1024;
 constexpr int kReadTimeoutSeconds = 10;
+constexpr auto kAuthorizationTimeout = std::chrono::seconds(30);
 } // namespace
 
 bool LocalSocket::start(std::string* error) {
@@ -91,6 +95,7 @@ void LocalSocket::handle(int fd) {
         return;
     timeval tv{kReadTimeoutSeconds, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const size_t limit = cred.uid == 0 ? kMaxDocument : kMaxPeerDocument;
     std::string doc;
     char buf[65536];
     for (;;) {
@@ -104,8 +109,9 @@ void LocalSocket::handle(int fd) {
         if (n == 0)
             break;
         doc.append(buf, static_cast<size_t>(n));
-        if (doc.size() > kMaxDocument) {
-            node_.errorLog("error: steward.sock: input larger than 16 MiB dropped");
+        if (doc.size() > limit) {
+            node_.errorLog("error: steward.sock: input of uid " + std::to_string(cred.uid) + " over the limit of " +
+                           std::to_string(limit) + " bytes dropped" + (cred.uid ? " (16 MiB for root)" : ""));
             return;
         }
     }
@@ -119,21 +125,30 @@ void LocalSocket::handle(int fd) {
         node_.errorLog(std::string("error: ") + ex.what());
         return;
     }
-    scopevisor::UnixPeer peer{cred.pid, cred.uid, cred.gid};
-    auto p = std::make_shared<std::promise<std::pair<bool, std::string>>>();
-    auto fut = p->get_future();
-    node_.authorize(peer, [p](bool ok, std::string why) { p->set_value({ok, std::move(why)}); });
-    if (fut.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-        node_.errorLog("error: steward.sock: authorization of uid " + std::to_string(cred.uid) + " timed out");
-        return;
+    // Each message on its own: a peer allowed to view may still not run
+    // commands. Refused messages are dropped, the others sent.
+    const scopevisor::UnixPeer peer{cred.pid, cred.uid, cred.gid};
+    const std::string who = "uid " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) + ")";
+    std::vector<Message> allowed;
+    for (auto& m : msgs) {
+        auto p = std::make_shared<std::promise<std::pair<bool, std::string>>>();
+        auto fut = p->get_future();
+        std::string what;
+        node_.authorizeLocal(peer, m, &what, [p](bool ok, std::string why) { p->set_value({ok, std::move(why)}); });
+        if (fut.wait_for(kAuthorizationTimeout) != std::future_status::ready) {
+            node_.errorLog("error: steward.sock: authorization of " + who + " for " + what + " timed out");
+            return;
+        }
+        auto [ok, why] = fut.get();
+        if (!ok) {
+            node_.errorLog("error: steward.sock: " + who + " may not " + what + ": " + why +
+                           "; message dropped (root may; other users need polkit's consent)");
+            continue;
+        }
+        allowed.push_back(std::move(m));
     }
-    auto [ok, why] = fut.get();
-    if (!ok) {
-        node_.errorLog("error: steward.sock: uid " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) +
-                       ") may not send messages: " + why);
-        return;
-    }
-    node_.sendFromOperator(std::move(msgs));
+    if (!allowed.empty())
+        node_.sendFromOperator(std::move(allowed));
 }
 
 } // namespace steward

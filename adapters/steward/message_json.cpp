@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "message_json.h"
 
+#include "scopevisor/bounded_json.h"
+
 #include <stdexcept>
 #include <strings.h>
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -99,38 +100,17 @@ Message fromObject(const Value& o, int depth) {
     return m;
 }
 
-// RapidJSON's values are recursive structures (copy, Accept, destruction):
-// refuse deep nesting before building any.
-void checkDepth(std::string_view json) {
-    int depth = 0;
-    bool inString = false, escaped = false;
-    for (char c : json) {
-        if (inString) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                inString = false;
-        } else if (c == '"')
-            inString = true;
-        else if (c == '[' || c == '{') {
-            if (++depth > 200)
-                bad("malformed json: nested too deeply");
-        } else if (c == ']' || c == '}')
-            --depth;
-    }
-}
-
 } // namespace
 
 std::vector<Message> parseMessageArray(std::string_view json) {
-    checkDepth(json);
+    // Size and depth are checked before a Document is built (RapidJSON's
+    // values are recursive structures: copy, Accept and destruction).
     rapidjson::Document d;
-    d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
-    if (d.HasParseError())
-        bad(std::string("malformed json: ") + rapidjson::GetParseError_En(d.GetParseError()) + " at offset " +
-            std::to_string(d.GetErrorOffset()));
+    std::string err;
+    if (!scopevisor::parseBoundedJson(json, d, &err, scopevisor::JsonLimits{kMaxMessageJson, kMaxJsonDepth}))
+        // Steward's own wording for a syntax error ("malformed json"), which
+        // operators may look for; the limits are named as they are.
+        bad(err.rfind("malformed JSON", 0) == 0 ? "malformed json" + err.substr(14) : "steward.sock: " + err);
     if (!d.IsArray())
         bad("malformed json: expected an array of messages");
     std::vector<Message> out;

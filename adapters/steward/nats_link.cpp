@@ -6,9 +6,11 @@
 #include <fstream>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <nats/nats.h>
 
 #include "nkey.h"
+#include "tls_probe.h"
 
 namespace steward {
 
@@ -30,6 +32,31 @@ std::string brokerUrl(const std::string& addr, bool tls) {
 }
 
 } // namespace
+
+std::string brokerHost(const std::string& address) {
+    std::string a = address;
+    if (auto p = a.find("://"); p != std::string::npos)
+        a = a.substr(p + 3);
+    if (auto at = a.rfind('@'); at != std::string::npos)
+        a = a.substr(at + 1);
+    if (auto slash = a.find('/'); slash != std::string::npos)
+        a.resize(slash);
+    if (!a.empty() && a.front() == '[') {
+        auto close = a.find(']');
+        return close == std::string::npos ? a.substr(1) : a.substr(1, close - 1);
+    }
+    // One colon: host:port. More: a bare IPv6 address without a port.
+    if (auto colon = a.find(':'); colon != std::string::npos && a.find(':', colon + 1) == std::string::npos)
+        a.resize(colon);
+    return a;
+}
+
+bool isLoopbackHost(const std::string& host) {
+    if (host == "localhost" || host.ends_with(".localhost") || host == "::1")
+        return true;
+    in_addr v4{};
+    return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
 
 NatsLink::NatsLink(LinkOptions o, Log log) : opt_(std::move(o)), log_(std::move(log)) {}
 
@@ -67,6 +94,22 @@ bool NatsLink::open(std::string* error) {
         if (!opt_.rootCaPath.empty() &&
             (s = natsOptions_LoadCATrustedCertificates(opts, opt_.rootCaPath.c_str())) != NATS_OK)
             return fail("root_ca_path '" + opt_.rootCaPath + "'", s);
+        // libnats checks the chain but not the name unless told: without
+        // this, any certificate of the same CA could stand in for the broker.
+        expectedHost_ = opt_.tlsServerName.empty() ? brokerHost(opt_.brokerAddress) : opt_.tlsServerName;
+        if (expectedHost_.empty()) {
+            *error = "broker_address '" + opt_.brokerAddress + "': no host name for the TLS check (set tls_server_name)";
+            natsOptions_Destroy(opts);
+            return false;
+        }
+        if ((s = natsOptions_SkipServerVerification(opts, false)) != NATS_OK ||
+            (s = natsOptions_SetExpectedHostname(opts, expectedHost_.c_str())) != NATS_OK)
+            return fail("TLS server name '" + expectedHost_ + "'", s);
+        log_(false, "TLS to the broker; its certificate must name " + expectedHost_);
+    } else if (std::string host = brokerHost(opt_.brokerAddress); !isLoopbackHost(host)) {
+        log_(true, "WARNING: broker_address " + opt_.brokerAddress + " is not on this machine and the connection is "
+                   "not encrypted: anyone on the path can read and forge Steward messages (set root_ca_path to use "
+                   "TLS)");
     }
     if (!opt_.nkeySeedFile.empty()) {
         std::ifstream in(opt_.nkeySeedFile);
@@ -109,7 +152,17 @@ void NatsLink::connectNow() {
     natsStatus s = natsConnection_Connect(&nc, opts_);
     const std::string url = brokerUrl(opt_.brokerAddress, false);
     if (s == NATS_NOT_YET_CONNECTED) {
-        if (quietFailures_ == 0)
+        // libnats keeps a TLS failure's reason to itself (it retries in
+        // the background): ask the broker once more, to say why.
+        std::optional<std::string> why;
+        if (!expectedHost_.empty() && quietFailures_ == 0)
+            why = tlsRefusal(opt_.brokerAddress, opt_.rootCaPath, expectedHost_);
+        if (why)
+            log_(true, "TLS to " + opt_.brokerAddress + " refused: " + *why +
+                           " (the broker's certificate must be signed by root_ca_path and carry the name " +
+                           expectedHost_ + "; tls_server_name sets another); retrying every " +
+                           std::to_string(opt_.reconnectWaitSeconds) + " s");
+        else if (quietFailures_ == 0)
             log_(false, "broker " + opt_.brokerAddress + " not reachable yet; retrying every " +
                             std::to_string(opt_.reconnectWaitSeconds) + " s");
     } else if (s == NATS_OK) {
@@ -118,7 +171,11 @@ void NatsLink::connectNow() {
         natsConnection_GetConnectedUrl(nc, u, sizeof u);
         log_(false, std::string("connected to ") + u);
     } else {
-        log_(true, "connect to " + opt_.brokerAddress + ": " + statusText(s) + "; trying again in " +
+        std::string hint;
+        if (s == NATS_SSL_ERROR && !expectedHost_.empty())
+            hint = " (TLS: the broker's certificate must be signed by root_ca_path and carry the name " +
+                   expectedHost_ + "; tls_server_name sets another)";
+        log_(true, "connect to " + opt_.brokerAddress + ": " + statusText(s) + hint + "; trying again in " +
                        std::to_string(opt_.reconnectWaitSeconds) + " s");
         std::lock_guard lock(mu_);
         reconnectNeeded_ = true;
@@ -141,7 +198,7 @@ void NatsLink::connectNow() {
                 log_(true, "subscribe " + subject + ": " + statusText(st));
             sub.sub = nullptr;
         } else
-            natsSubscription_SetPendingLimits(sub.sub, 65536, 256 * 1024 * 1024);
+            natsSubscription_SetPendingLimits(sub.sub, 65536, opt_.pendingBytes);
     }
 }
 
@@ -223,7 +280,7 @@ bool NatsLink::subscribe(const std::string& subject, Handler h, std::string* err
             return false;
         }
         // Commands may arrive in bursts; never drop silently on a slow handler.
-        natsSubscription_SetPendingLimits(s.sub, 65536, 256 * 1024 * 1024);
+        natsSubscription_SetPendingLimits(s.sub, 65536, opt_.pendingBytes);
     }
     subs_[subject] = std::move(s);
     return true;

@@ -29,7 +29,18 @@ struct LinkOptions {
     std::string nkeySeedFile, nkeyPublic;
     std::string rootCaPath;
     int reconnectWaitSeconds = 2;
+    std::string tlsServerName; // "" = the host of brokerAddress
+    // Bytes libnats may hold for one subscription whose handler is behind;
+    // beyond, messages are dropped as a slow consumer (and logged).
+    int pendingBytes = 16 * 1024 * 1024;
 };
+
+// The host part of a broker address ("host:port", "tls://[::1]:4222",
+// "nats://user:pw@host:4222"), without brackets.
+std::string brokerHost(const std::string& address);
+// True for names and addresses that stay on this machine (localhost,
+// 127.0.0.0/8, ::1).
+bool isLoopbackHost(const std::string& host);
 
 class NatsLink {
 public:
@@ -105,6 +116,7 @@ private:
 
     LinkOptions opt_;
     Log log_;
+    std::string expectedHost_; // the name the broker's TLS certificate must carry; "" without TLS
     natsOptions* opts_ = nullptr;
     natsConnection* nc_ = nullptr;
     std::vector<natsConnection*> oldConns_; // destroyed at close(): publishers may still hold them

@@ -1,18 +1,32 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "node.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
 #include "gob_codec.h"
+#include "op_arg.h"
 
 namespace steward {
 
 using scopevisor::LogLevel;
 using scopevisor::Verb;
 
+namespace {
+
+// The least role that allows `v` (adapter.h's roleAllows), for messages.
+const char* roleNeeded(Verb v) {
+    for (auto r : {scopevisor::Role::Viewer, scopevisor::Role::LogReader, scopevisor::Role::Operator})
+        if (scopevisor::roleAllows(r, v))
+            return scopevisor::roleName(r);
+    return scopevisor::roleName(scopevisor::Role::Admin);
+}
+
+} // namespace
+
 Node::Node(scopevisor::AdapterHost& host, Settings s)
-    : host_(host), s_(std::move(s)), store_(s_.dataFolder) {}
+    : host_(host), s_(std::move(s)), store_(s_.dataFolder, DataQuota{s_.dataFolderQuota, s_.dataFileMax}) {}
 
 Node::~Node() { stop(); }
 
@@ -23,6 +37,10 @@ bool Node::start(std::string* error) {
     lo.nkeySeedFile = s_.nkeySeedFile;
     lo.nkeyPublic = s_.nkeyPublic;
     lo.rootCaPath = s_.rootCaPath;
+    lo.tlsServerName = s_.tlsServerName;
+    // Room for a few messages of the largest size per subscription, no more:
+    // a flood must not queue without end inside libnats.
+    lo.pendingBytes = static_cast<int>(std::max<uint64_t>(16ull << 20, 4 * s_.maxMessageBytes));
     lo.reconnectWaitSeconds = s_.natsConnectRetryInterval;
     link_ = std::make_unique<NatsLink>(lo, [this](bool err, const std::string& text) {
         host_.log(err ? LogLevel::Warn : LogLevel::Info, text);
@@ -92,19 +110,56 @@ void Node::subscribeMethod(const std::string& method) {
         subIds_[subject] = nextSubId_++;
 }
 
-Verb Node::verbFor(const Message& m) const {
+Verb verbFor(const Message& m) {
     const std::string& x = m.method;
-    if (x == "REQCliCommand" || x == "REQnCliCommand" || x == "REQnCliCommandCont" || x == "REQOpCommand" ||
-        x == "REQHttpGet")
-        return Verb::Control;
+    // Running a command (as the daemon's user), reading any file and
+    // fetching any URL from this host are the daemon's own powers: admin.
+    if (x == "REQCliCommand" || x == "REQnCliCommand" || x == "REQnCliCommandCont" || x == "REQHttpGet")
+        return Verb::Manage;
     if (x == "REQTailFile")
-        return !m.data.empty() && m.data[0].rfind("program:", 0) == 0 ? Verb::ReadLog : Verb::Control;
+        return !m.data.empty() && m.data[0].rfind("program:", 0) == 0 ? Verb::ReadLog : Verb::Manage;
+    if (x == "REQOpCommand") // ps, and starting and stopping programs and subscribers
+        return Verb::Control;
+    // Content chosen by the sender, written into data_folder (within its
+    // quota). REQHello, REQPing and REQPong write one line of their own.
+    if (x == "REQToFile" || x == "REQToFileAppend" || x == "REQErrorLog")
+        return Verb::Control;
     return Verb::View;
+}
+
+void Node::authorizeLocal(const scopevisor::UnixPeer& peer, const Message& m, std::string* what,
+                          std::function<void(bool, std::string)> done) {
+    const Verb verb = verbFor(m);
+    std::string to = m.toNode;
+    for (const auto& t : m.toNodes)
+        to += (to.empty() ? "" : ",") + t;
+    const bool toSelf = m.toNode == s_.nodeName ||
+                        std::find(m.toNodes.begin(), m.toNodes.end(), s_.nodeName) != m.toNodes.end();
+    std::string program;
+    if (m.method == "REQOpCommand" && toSelf) {
+        std::string err;
+        if (auto a = parseOpArg(m.operation.opArg, &err); a && !a->program.empty()) {
+            program = canonicalProgram(a->program, &err);
+            if (program.empty())
+                program = a->program; // unknown here: the operation will fail anyway
+        }
+    }
+    *what = std::string(scopevisor::verbName(verb)) + " (" + m.method + " to " + to +
+            (program.empty() ? "" : ", program " + program) + ")";
+    host_.authorizeLocal(peer, verb, program, std::move(done));
 }
 
 void Node::onNats(const std::string& subject, const std::string& reply, std::string data) {
     // The kind is the subject's last token; only ACK kinds are answered.
     const bool wantsAck = !reply.empty() && (subject.ends_with(".CommandACK") || subject.ends_with(".EventACK"));
+    if (data.size() > s_.maxMessageBytes) {
+        // Refused before decoding: nothing of it is acted on.
+        if (wantsAck)
+            link_->ack(reply, "error from: " + s_.nodeName + ": message over max_message_bytes");
+        errorLog("error: message of " + std::to_string(data.size()) + " bytes on " + subject +
+                 " refused: over max_message_bytes (" + std::to_string(s_.maxMessageBytes) + " bytes)");
+        return;
+    }
     Message m;
     try {
         m = decodeMessage(data);
@@ -131,7 +186,9 @@ void Node::onNats(const std::string& subject, const std::string& reply, std::str
         if (wantsAck)
             link_->ack(reply, "not allowed from " + m.fromNode);
         errorLog("info: " + m.method + " not allowed from '" + m.fromNode + "' (role " +
-                 scopevisor::roleName(role) + ", needs " + scopevisor::verbName(verb) + ")");
+                 scopevisor::roleName(role) + ", needs " + scopevisor::verbName(verb) + "; set [access] steward:" +
+                 (m.fromNode.empty() ? std::string("<node>") : m.fromNode) + " = " + roleNeeded(verb) +
+                 " to allow it)");
         return;
     }
     if (wantsAck) {

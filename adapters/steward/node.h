@@ -25,6 +25,9 @@
 
 namespace steward {
 
+// The verb a message needs of the role of its sender (see README.md's table).
+scopevisor::Verb verbFor(const Message& m);
+
 class Node {
 public:
     Node(scopevisor::AdapterHost& host, Settings s);
@@ -37,10 +40,13 @@ public:
     // to this node, toNodes expanded, timeouts defaulted, then they are sent.
     void sendFromOperator(std::vector<Message> msgs);
 
-    // A local operator of steward.sock, for the "control" verb.
-    void authorize(const scopevisor::UnixPeer& peer, std::function<void(bool, std::string)> done) {
-        host_.authorizeLocal(peer, scopevisor::Verb::Control, "", std::move(done));
-    }
+    // May a local peer of steward.sock send `m`? It needs the rights the
+    // receiving node would ask of this node for it (verbFor), with the
+    // canonical program name when the message names one of this node's
+    // programs. Root always may; others are asked of polkit by the daemon.
+    // `done` may run on any thread; `what` says what was asked, for logs.
+    void authorizeLocal(const scopevisor::UnixPeer& peer, const Message& m, std::string* what,
+                        std::function<void(bool, std::string)> done);
 
     // Sends `text` to errorCentral (and to the daemon's log).
     void errorLog(const std::string& text);
@@ -53,7 +59,6 @@ private:
     void dispatch(Message m);
     bool serves(const std::string& method) const;
     std::set<std::string> stoppedMethods();
-    scopevisor::Verb verbFor(const Message& m) const;
 
     // Runs `fn` on a thread of its own, bounded by max_jobs.
     bool runJob(const std::string& what, std::function<void(const std::atomic<bool>& cancel)> fn);
@@ -83,6 +88,9 @@ private:
     std::string psText();
     std::string startProc(const Message& m);
     std::string stopProc(const Message& m);
+    // The program's namespec as the engine names it ("" with *error set
+    // when there is none), for the operations, replies and logs.
+    std::string canonicalProgram(const std::string& name, std::string* error);
     int methodTimeoutSeconds(const Message& m) const;
 
     scopevisor::AdapterHost& host_;

@@ -12,21 +12,10 @@
 //              "id"} stops that subscriber or publisher.
 #include <ctime>
 
-#include <rapidjson/document.h>
-
 #include "node.h"
+#include "op_arg.h"
 
 namespace steward {
-
-namespace {
-
-std::string member(const rapidjson::Value& v, const char* name) {
-    if (v.IsObject() && v.HasMember(name) && v[name].IsString())
-        return std::string(v[name].GetString(), v[name].GetStringLength());
-    return {};
-}
-
-} // namespace
 
 std::string Node::psText() {
     const std::string now = ansicTime(std::time(nullptr));
@@ -51,17 +40,31 @@ std::string Node::psText() {
     return out;
 }
 
+std::string Node::canonicalProgram(const std::string& name, std::string* error) {
+    auto info = scopevisor::await<scopevisor::Result<scopevisor::ProgramInfo>>(
+        [&](auto cb) { host_.control().getProgram(name, cb); });
+    if (!info) {
+        *error = info.error().message;
+        return {};
+    }
+    return info.value().namespec;
+}
+
 std::string Node::startProc(const Message& m) {
-    rapidjson::Document d;
-    d.Parse(m.operation.opArg.c_str(), m.operation.opArg.size());
-    if (d.HasParseError() || !d.IsObject())
-        return "error: startProc: opArg is not a JSON object";
+    std::string err;
+    auto a = parseOpArg(m.operation.opArg, &err);
+    if (!a)
+        return "error: startProc: " + err + ", nothing done\n";
     auto& c = host_.control();
-    if (std::string p = member(d, "program"); !p.empty()) {
+    if (!a->program.empty()) {
+        // Logged and replied under its canonical name, never the alias sent.
+        std::string p = canonicalProgram(a->program, &err);
+        if (p.empty())
+            return "error: startProc " + a->program + ": " + err + "\n";
         auto st = scopevisor::await<scopevisor::Status>([&](auto cb) { c.start(p, true, cb); });
         return st ? "started " + p + "\n" : "error: startProc " + p + ": " + st.error().message + "\n";
     }
-    if (std::string g = member(d, "group"); !g.empty()) {
+    if (const std::string& g = a->group; !g.empty()) {
         auto r = scopevisor::await<scopevisor::Result<scopevisor::MultiResult>>(
             [&](auto cb) { c.startGroup(g, true, cb); });
         if (!r)
@@ -72,7 +75,7 @@ std::string Node::startProc(const Message& m) {
                                                               : "error: " + pr.namespec + ": " + pr.error.message + "\n";
         return out;
     }
-    if (std::string method = member(d, "method"); !method.empty()) {
+    if (const std::string& method = a->method; !method.empty()) {
         if (!methodKind(method) || !serves(method))
             return "error: startProc: method " + method + " is not available on " + s_.nodeName + "\n";
         {
@@ -86,16 +89,19 @@ std::string Node::startProc(const Message& m) {
 }
 
 std::string Node::stopProc(const Message& m) {
-    rapidjson::Document d;
-    d.Parse(m.operation.opArg.c_str(), m.operation.opArg.size());
-    if (d.HasParseError() || !d.IsObject())
-        return "error: stopProc: opArg is not a JSON object";
+    std::string err;
+    auto a = parseOpArg(m.operation.opArg, &err);
+    if (!a)
+        return "error: stopProc: " + err + ", nothing done\n";
     auto& c = host_.control();
-    if (std::string p = member(d, "program"); !p.empty()) {
+    if (!a->program.empty()) {
+        std::string p = canonicalProgram(a->program, &err);
+        if (p.empty())
+            return "error: stopProc " + a->program + ": " + err + "\n";
         auto st = scopevisor::await<scopevisor::Status>([&](auto cb) { c.stop(p, true, cb); });
         return st ? "stopped " + p + "\n" : "error: stopProc " + p + ": " + st.error().message + "\n";
     }
-    if (std::string g = member(d, "group"); !g.empty()) {
+    if (const std::string& g = a->group; !g.empty()) {
         auto r = scopevisor::await<scopevisor::Result<scopevisor::MultiResult>>(
             [&](auto cb) { c.stopGroup(g, true, cb); });
         if (!r)
@@ -106,12 +112,12 @@ std::string Node::stopProc(const Message& m) {
                                                               : "error: " + pr.namespec + ": " + pr.error.message + "\n";
         return out;
     }
-    std::string method = member(d, "method");
-    std::string kind = member(d, "kind");
-    std::string node = member(d, "receivingNode");
+    const std::string& method = a->method;
+    const std::string& kind = a->kind;
+    const std::string& node = a->receivingNode;
     if (method.empty() || !methodKind(method))
         return "error: stopProc: opArg needs \"program\", \"group\" or a known \"method\"\n";
-    if (!d.HasMember("id") || !d["id"].IsInt64() || d["id"].GetInt64() == 0)
+    if (!a->id || *a->id == 0)
         return "error: stopProc: id must be a number other than 0\n"; // as Steward
     if (kind == "subscriber") {
         if (!node.empty() && node != s_.nodeName && !(method == "REQErrorLog" && node == "errorCentral"))

@@ -36,6 +36,30 @@ bool parseInt(const scopevisor::AdapterSetting& s, int lo, int hi, int* out, std
     return true;
 }
 
+// Bytes, with an optional K, M or G suffix (powers of 1024).
+bool parseSize(const scopevisor::AdapterSetting& s, uint64_t lo, uint64_t hi, uint64_t* out, std::string* error) {
+    uint64_t v = 0;
+    const char* end = s.value.data() + s.value.size();
+    auto [p, ec] = std::from_chars(s.value.data(), end, v);
+    unsigned shift = 0;
+    if (ec == std::errc() && p + 1 == end) {
+        switch (*p) {
+        case 'K': case 'k': shift = 10; break;
+        case 'M': case 'm': shift = 20; break;
+        case 'G': case 'g': shift = 30; break;
+        default: shift = 64; break;
+        }
+        ++p;
+    }
+    if (ec != std::errc() || p != end || shift == 64 || v > (hi >> shift) || (v << shift) < lo) {
+        *error = where(s) + "invalid value '" + s.value + "' (expected a size from " + std::to_string(lo) + " to " +
+                 std::to_string(hi) + " bytes, with an optional K, M or G)";
+        return false;
+    }
+    *out = v << shift;
+    return true;
+}
+
 bool parseBool(const scopevisor::AdapterSetting& s, bool* out, std::string* error) {
     static const char* const yes[] = {"yes", "true", "on", "1"};
     static const char* const no[] = {"no", "false", "off", "0"};
@@ -76,6 +100,14 @@ bool parseSettings(const scopevisor::AdapterConfig& cfg, const std::string& stat
             st.nkeyPublic = s.value;
         else if (k == "root_ca_path")
             st.rootCaPath = s.value;
+        else if (k == "tls_server_name")
+            st.tlsServerName = s.value;
+        else if (k == "max_message_bytes")
+            ok = parseSize(s, 4096, 64ull << 20, &st.maxMessageBytes, error); // NATS' own max_payload ceiling
+        else if (k == "data_folder_quota")
+            ok = parseSize(s, 0, 1ull << 50, &st.dataFolderQuota, error);
+        else if (k == "data_file_max")
+            ok = parseSize(s, 0, 1ull << 50, &st.dataFileMax, error);
         else if (k == "start_pub_hello")
             ok = parseInt(s, 0, 86400 * 365, &st.startPubHello, error);
         else if (k == "data_folder")

@@ -3,6 +3,7 @@
 // The keys of [adapter:steward], with Steward's flag names in snake case.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@ struct Settings {
     std::string nkeySeedFile; // user seed "SU..."; the public key is derived
     std::string nkeyPublic;   // optional; checked against the seed when both are given
     std::string rootCaPath;   // TLS: trust this CA for the broker (also turns TLS on)
+    std::string tlsServerName; // the name the broker's certificate must carry; default: broker_address's host
     int startPubHello = 30;   // seconds, 0 = off
     std::string dataFolder;   // replies, hellos, error logs; default <state dir>/data
     std::string socketFolder; // steward.sock; default <state dir>; "" = no socket
@@ -29,6 +31,9 @@ struct Settings {
     int errorMessageRetries = 10;
     int defaultMethodTimeout = 10; // used when a message's MethodTimeout is 0
     int maxJobs = 256;             // methods running at once
+    uint64_t maxMessageBytes = 1ull << 20;   // NATS payloads above are refused undecoded
+    uint64_t dataFolderQuota = 64ull << 20;  // bytes in data_folder at most
+    uint64_t dataFileMax = 16ull << 20;      // bytes in one file of data_folder at most
     std::set<std::string> disabledMethods;
     std::optional<bool> startSubErrorLog; // default: only on the central node
 

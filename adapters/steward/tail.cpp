@@ -77,7 +77,13 @@ void Node::methodTailFile(const Message& m, const std::atomic<bool>& cancel) {
         errorLog("info: method timeout reached, canceling: " + goFormat(m));
 }
 
-void Node::methodTailProgram(const Message& m, const std::string& namespec, const std::atomic<bool>& cancel) {
+void Node::methodTailProgram(const Message& m, const std::string& name, const std::atomic<bool>& cancel) {
+    std::string err;
+    const std::string namespec = canonicalProgram(name, &err);
+    if (namespec.empty()) {
+        errorLog("error: methodREQTailFile: " + name + ": " + err);
+        return;
+    }
     const std::string which = m.data.size() > 1 ? m.data[1] : "stdout";
     auto stream = scopevisor::parseStream(which);
     if (!stream) {

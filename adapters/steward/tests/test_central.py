@@ -23,8 +23,11 @@ def test_central_collects_and_its_socket_commands_a_node(tmp_path, nats):
     c = NatsClient(nats.port, "ship9")
     ship9 = FakeNode(c, "ship9")
     inbox = ship9.listen("REQCliCommand")
+    # Error logs and replies are written into the data folder: an operator's
+    # right, the central's own error log included. Hellos need a viewer.
     central = Daemon(tmp_path, nats.address, node="central", central="central",
-                     steward_extra="start_pub_hello = 1")
+                     steward_extra="start_pub_hello = 1",
+                     extra="[access]\nsteward:central = operator\nsteward:ship9 = operator\n")
     try:
         data = central.data
         # The central's own hello reaches itself.
@@ -78,10 +81,16 @@ def test_central_collects_and_its_socket_commands_a_node(tmp_path, nats):
 
 
 def test_two_nodes_and_a_central_command_each_other(tmp_path, nats):
-    central = Daemon(tmp_path, nats.address, node="central", central="central", steward_extra="start_pub_hello = 1")
+    # The central runs commands on both nodes (admin), ship1 on ship2 (admin);
+    # replies and error logs need an operator where they are written.
+    central = Daemon(tmp_path, nats.address, node="central", central="central", steward_extra="start_pub_hello = 1",
+                     extra="[access]\nsteward:central = operator\nsteward:ship1 = operator\n"
+                           "steward:ship2 = operator\n")
     ship1 = Daemon(tmp_path, nats.address, node="ship1", central="central", steward_extra="start_pub_hello = 1",
-                   extra="[program:web]\ncommand = sleep 1000\nautostart = false\nstartsecs = 0\n")
-    ship2 = Daemon(tmp_path, nats.address, node="ship2", central="central", steward_extra="start_pub_hello = 1")
+                   extra="[program:web]\ncommand = sleep 1000\nautostart = false\nstartsecs = 0\n"
+                         "[access]\nsteward:central = admin\nsteward:ship2 = operator\n")
+    ship2 = Daemon(tmp_path, nats.address, node="ship2", central="central", steward_extra="start_pub_hello = 1",
+                   extra="[access]\nsteward:central = admin\nsteward:ship1 = admin\n")
     try:
         cd = central.data
         for n in ("ship1", "ship2"):

@@ -46,3 +46,25 @@ TEST(DataStore, AppendAndTruncate) {
     EXPECT_EQ(std::filesystem::status(root / "x").permissions(), std::filesystem::perms::owner_all);
     std::filesystem::remove_all(root);
 }
+
+TEST(DataStore, QuotaOfTheFolderAndOfOneFile) {
+    auto root = std::filesystem::temp_directory_path() / ("steward-quota-" + std::to_string(getpid()));
+    std::filesystem::create_directories(root / "old");
+    std::ofstream(root / "old" / "f") << std::string(500, 'o'); // already there: counts
+    DataStore d(root.string(), DataQuota{.total = 1000, .perFile = 400});
+    std::string err, a = root.string() + "/x/n/a", b = root.string() + "/x/n/b";
+    EXPECT_FALSE(d.write(a, std::string(401, 'a'), DataStore::Mode::Truncate, &err));
+    EXPECT_NE(err.find("data_file_max (400 bytes)"), std::string::npos) << err;
+    EXPECT_FALSE(std::filesystem::exists(a));
+    ASSERT_TRUE(d.write(a, std::string(300, 'a'), DataStore::Mode::Append, &err)) << err;
+    EXPECT_FALSE(d.write(a, std::string(101, 'a'), DataStore::Mode::Append, &err)); // 401 in the file
+    EXPECT_FALSE(d.write(b, std::string(201, 'b'), DataStore::Mode::Append, &err)); // 1001 in the folder
+    EXPECT_NE(err.find("data_folder_quota (1000 bytes, 800 used)"), std::string::npos) << err;
+    EXPECT_FALSE(std::filesystem::exists(b));
+    // Truncating gives room back; removing files by hand too.
+    ASSERT_TRUE(d.write(a, "x", DataStore::Mode::Truncate, &err)) << err;
+    ASSERT_TRUE(d.write(b, std::string(400, 'b'), DataStore::Mode::Append, &err)) << err;
+    std::filesystem::remove(root / "old" / "f");
+    ASSERT_TRUE(d.write(a, std::string(400, 'a'), DataStore::Mode::Truncate, &err)) << err;
+    std::filesystem::remove_all(root);
+}

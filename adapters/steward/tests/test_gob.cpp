@@ -304,3 +304,25 @@ TEST(Format, GoPercentV) {
     EXPECT_EQ(goFormat(m), "{ship1 [] 5 [bash -c sleep 3] REQCliCommand REQToFileAppend central 5 1 5 3 1 "
                            "steward-check cli-timeout.log { []} <nil> <nil>}");
 }
+
+TEST(GobDecode, ValuesPerStreamAreBounded) {
+    using namespace gob;
+    // One byte per element on the wire, ~140 in memory: a payload of a
+    // million empty strings is refused instead of costing ~140 MiB.
+    auto stream = [](size_t n) {
+        std::string s = sliceTypeDef("[]string", 65, kString), body;
+        putInt(body, 65);
+        body += '\x00';
+        putUint(body, n);
+        body.append(n, '\x00');
+        putMessage(s, body);
+        return s;
+    };
+    EXPECT_EQ(Decoder().decodeStream(stream(1000)).at(0).items.size(), 1000u);
+    try {
+        Decoder().decodeStream(stream(1000000));
+        FAIL();
+    } catch (const DecodeError& e) {
+        EXPECT_NE(std::string(e.what()).find("values in one stream"), std::string::npos) << e.what();
+    }
+}

@@ -32,3 +32,12 @@ TEST(Json, RefusesWhatSteardRefuses) {
     EXPECT_THROW(parseMessageArray(std::string(10000, '[')), std::invalid_argument);
     EXPECT_TRUE(parseMessageArray("[]").empty());
 }
+
+TEST(Json, LimitsAreNamed) {
+    try {
+        parseMessageArray(std::string(100000, '['));
+        FAIL();
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("deeper than 64"), std::string::npos) << e.what();
+    }
+}

@@ -34,8 +34,12 @@ def nats(tmp_path_factory):
     srv.stop()
 
 
+# The fake central runs commands on ship1: that is an admin's right.
+CENTRAL_ADMIN = "\n[access]\nsteward:central = admin\n"
+
+
 class Setup:
-    def __init__(self, tmp, nats, steward_extra="", extra=PROGRAMS):
+    def __init__(self, tmp, nats, steward_extra="", extra=PROGRAMS + CENTRAL_ADMIN):
         self.client = NatsClient(nats.port, "central")
         self.central = FakeNode(self.client, "central")
         self.hello = self.client.sub("central.REQHello.EventNACK")
@@ -294,26 +298,46 @@ def test_roles_from_access(tmp_path, nats):
         marker = tmp_path / "ran"
         ack = intruder.send("ship1", "REQCliCommand", Data=["touch", str(marker)], MethodTimeout=5)
         assert ack == "not allowed from intruder"
-        assert s.error_log("REQCliCommand not allowed from 'intruder' (role viewer, needs control)")
+        assert s.error_log("REQCliCommand not allowed from 'intruder' (role viewer, needs manage; "
+                           "set [access] steward:intruder = admin to allow it)")
         assert intruder.send("ship1", "REQOpCommand", Operation={"OpCmd": "ps"}) == "not allowed from intruder"
-        # A viewer may still leave files (replies) and hellos.
+        # Files in the data folder are an operator's: a viewer leaves none.
         assert intruder.send("ship1", "REQToFileAppend", Data=["r\n"], Directory="d", FileName="f") \
-            .startswith("confirmed")
+            == "not allowed from intruder"
+        assert s.error_log("REQToFileAppend not allowed from 'intruder' (role viewer, needs control")
+        assert not (s.daemon.data / "d").exists()
         # A log-reader may follow a program's log, not a file.
         watcher = FakeNode(s.client, "watcher")
         assert watcher.send("ship1", "REQTailFile", Data=["/etc/hostname"]) == "not allowed from watcher"
         assert watcher.send("ship1", "REQTailFile", Data=["program:talker"], MethodTimeout=1).startswith("confirmed")
-        # The operator central may run commands.
+        # The operator central may start programs, but commands are an admin's.
         assert s.central.send("ship1", "REQCliCommand", Data=["touch", str(marker)], MethodTimeout=5) \
-            .startswith("confirmed")
-        assert wait_for(marker.exists, 5)
+            == "not allowed from central"
+        s.central.send("ship1", "REQOpCommand", Operation={"OpCmd": "startProc", "OpArg": b'{"program":"sleeper"}'},
+                       MethodTimeout=10)
+        assert s.central.reply().message()["Data"] == ["started sleeper\n"]
+        time.sleep(0.5)
+        assert not marker.exists()
     finally:
         assert s.close() == 0
 
 
 def test_default_role_empty_refuses_everyone_unlisted(tmp_path, nats):
-    s = Setup(tmp_path, nats, steward_extra="default_role =")
+    s = Setup(tmp_path, nats, steward_extra="default_role =", extra=PROGRAMS)
     try:
         assert cli(s, "true") == "not allowed from central"
+        assert s.error_log("REQCliCommand not allowed from 'central' (role none, needs manage; "
+                           "set [access] steward:central = admin to allow it)")
     finally:
         s.close()
+
+
+def test_opcommand_program_names_are_canonical(node):
+    # A program of its own group answers to "name" and "name:name"; replies
+    # and logs use the engine's namespec, not the alias that was sent.
+    node.central.send("ship1", "REQOpCommand",
+                      Operation={"OpCmd": "startProc", "OpArg": b'{"program":"sleeper:sleeper"}'}, MethodTimeout=10)
+    assert node.central.reply().message()["Data"] == ["started sleeper\n"]
+    node.central.send("ship1", "REQOpCommand",
+                      Operation={"OpCmd": "stopProc", "OpArg": b'{"program":"sleeper:sleeper"}'}, MethodTimeout=10)
+    assert node.central.reply().message()["Data"] == ["stopped sleeper\n"]

@@ -61,3 +61,29 @@ TEST(Settings, NodeNames) {
     for (const char* bad : {"", "a b", "a*", "a>", "a/b", ".a", "a.", "a..b"})
         EXPECT_FALSE(validNodeName(bad)) << bad;
 }
+
+TEST(Settings, SizesAndTlsServerName) {
+    Settings s;
+    std::string err;
+    ASSERT_TRUE(parseSettings(config({{"node_name", "n"}, {"central_node_name", "c"}}), "/x", &s, &err)) << err;
+    EXPECT_EQ(s.dataFolderQuota, 64u << 20);
+    EXPECT_EQ(s.dataFileMax, 16u << 20);
+    EXPECT_EQ(s.maxMessageBytes, 1u << 20);
+    ASSERT_TRUE(parseSettings(config({{"node_name", "n"}, {"central_node_name", "c"}, {"data_folder_quota", "2G"},
+                                      {"data_file_max", "512k"}, {"max_message_bytes", "8192"},
+                                      {"tls_server_name", "nats.example"}}),
+                              "/x", &s, &err))
+        << err;
+    EXPECT_EQ(s.dataFolderQuota, 2ull << 30);
+    EXPECT_EQ(s.dataFileMax, 512u << 10);
+    EXPECT_EQ(s.maxMessageBytes, 8192u);
+    EXPECT_EQ(s.tlsServerName, "nats.example");
+    for (const char* bad : {"", "1T", "-1", "12MB", "99999999999999999999", "18014398509481984K"}) {
+        EXPECT_FALSE(parseSettings(config({{"node_name", "n"}, {"central_node_name", "c"}, {"data_folder_quota", bad}}),
+                                   "/x", &s, &err))
+            << bad;
+        EXPECT_NE(err.find("data_folder_quota"), std::string::npos) << err;
+    }
+    EXPECT_FALSE(parseSettings(config({{"node_name", "n"}, {"central_node_name", "c"}, {"max_message_bytes", "65M"}}),
+                               "/x", &s, &err));
+}
