@@ -80,9 +80,17 @@ void truncateCreateOutputs(const ChildYml& c) {
 Outcome SrsAdapter::execute(const Command& c, const Caller& who) {
     std::lock_guard lock(commandMutex_);
     if (!who.internal && (c.op == Op::Start || c.op == Op::Stop || c.op == Op::Restart || c.op == Op::TryStart ||
-                          c.op == Op::Kill))
-        host_.log(LogLevel::Info, std::string(opName(c.op)) + " " + c.child + " requested by " +
-                                      (who.identity.empty() ? std::string("an anonymous client") : "'" + who.identity + "'"));
+                          c.op == Op::Kill)) {
+        // The log names the program as the daemon does (its namespec),
+        // not as the client spelled it; an unknown name is quoted safely.
+        std::string target = c.child;
+        scopevisor::Error err;
+        if (c.hasChild && c.child != "all")
+            if (auto p = program(c.child, &err))
+                target = p->namespec;
+        host_.log(LogLevel::Info, std::string(opName(c.op)) + " " + printable(target) + " requested by " +
+                                      (who.identity.empty() ? std::string("an anonymous client") : "'" + printable(who.identity) + "'"));
+    }
     switch (c.op) {
     case Op::Start: return start(c.child);
     case Op::Restart: return restart(c.child);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "srs_keys.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -95,6 +96,7 @@ Verified verifySignature(const std::string& pemFile, std::string signature) {
         return v;
     }
     plain.resize(len);
+    v.signature = std::string(k - std::min(k, signature.size()), '\0') + signature;
     v.command = commandFromDecrypted(plain);
     if (!v.command)
         v.error = "the signed command is not UTF-8";

@@ -3,7 +3,7 @@
 // Encrypted mode (spec supervisor-rs-tcp.md §3): "<keyname>;<signature>",
 // where the signature is RSA "private encrypt" with PKCS#1 v1.5 type 1
 // padding of the plain command, checked with the public key <keyname>.pem
-// found in pub_keys_path; and the opt-in replay guard.
+// found in pub_keys_path; and the replay guard.
 #pragma once
 
 #include <chrono>
@@ -22,6 +22,10 @@ std::string findKeyFile(const std::vector<std::string>& dirs, const std::string&
 struct Verified {
     std::optional<std::string> command; // the signed text, NUL bytes removed
     std::string error;                  // the reply text otherwise
+    // The signature as verified, as many bytes as the key: trailing NULs
+    // beyond that dropped, a short one left-padded with 0x00 (the same
+    // number). What the replay guard remembers.
+    std::string signature;
 };
 
 // Recover the signed text of `signature` with the public key in `pemFile`.

@@ -64,7 +64,7 @@ std::vector<std::string> pathList(const scopevisor::AdapterSetting& st) {
 
 bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::string* error) {
     Settings s;
-    bool addrSet = false, encryptSet = false, keysSet = false, ipv6 = false, ipv6Set = false;
+    bool addrSet = false, encryptSet = false, keysSet = false, ipv6 = false, ipv6Set = false, replaySet = false;
     for (const auto& st : cfg.settings) {
         if (st.section != kSection)
             continue;
@@ -95,6 +95,7 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::stri
                 *error = where(st) + "expected seconds (0 = off), not '" + st.value + "'";
                 return false;
             }
+            replaySet = true;
         } else if (k == "server_yml") {
             s.serverYmlPath = relativeTo(st.file, st.value);
         } else if (k == "default_role" || k == "required" || k == "enabled") {
@@ -121,6 +122,8 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::stri
     }
     if (!addrSet && ipv6)
         s.listenerAddr = "::";
+    if (!replaySet && s.encrypt)
+        s.replayWindow = kDefaultReplayWindow;
     if (s.encrypt && s.pubKeysPath.empty()) {
         *error = std::string("[") + kSection + "] encrypt is on but pub_keys_path names no directory";
         return false;
