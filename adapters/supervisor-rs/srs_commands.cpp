@@ -340,11 +340,10 @@ Outcome SrsAdapter::check(const std::string& name) {
     if (!all)
         return {kNoAnswer};
     std::string out = "==Check Results Below==\n";
-    std::map<std::string, ChildYml> children;
-    {
-        std::lock_guard lock(cacheMutex_);
-        children = children_;
-    }
+    // Formatted under the cache lock rather than from a copy: a child's
+    // command line may be long, and the reply holds it once already.
+    std::lock_guard lock(cacheMutex_);
+    const auto& children = children_;
     for (const auto& p : *all) {
         if (!running(p) || (!name.empty() && name != "all" && name != p.namespec))
             continue;
@@ -379,7 +378,8 @@ Outcome SrsAdapter::check(const std::string& name) {
         }
         out += "=======================\n";
     }
-    return {out};
+    out.shrink_to_fit(); // it may wait long for a slow reader: not twice its size
+    return {std::move(out)};
 }
 
 Outcome SrsAdapter::info(const std::string& name) {

@@ -279,7 +279,16 @@ void ConnectionServer::takeAnswers() {
 }
 
 void ConnectionServer::startReply(uint64_t id, Conn& c, std::string text) {
-    c.out = c.out.substr(std::min(c.sent, c.out.size())) + text; // what is left of the banner, then the reply
+    // What is left of the banner, then the reply, in one buffer of the
+    // exact size: a big reply may wait here for a slow reader.
+    if (c.sent >= c.out.size()) {
+        c.out = std::move(text);
+    } else {
+        std::string out;
+        out.reserve(c.out.size() - c.sent + text.size());
+        out.append(c.out, c.sent).append(text);
+        c.out = std::move(out);
+    }
     c.sent = 0;
     c.state = State::Writing;
     c.deadline = Clock::now() + limits_.writeDeadline;
@@ -294,6 +303,13 @@ void ConnectionServer::flush(uint64_t id, Conn& c) {
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && errno == EAGAIN) {
+            // Keep only what is left: the kernel took most of a big reply,
+            // and a client that does not read may hold the rest until
+            // the write deadline.
+            if (c.sent > 64 * 1024 && c.sent * 2 >= c.out.size()) {
+                c.out = c.out.substr(c.sent);
+                c.sent = 0;
+            }
             watch(id, c, EPOLLOUT); // the rest when the client reads
             return;
         } else {
