@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace srs {
@@ -32,6 +33,8 @@ struct Verified {
 // Trailing NULs beyond the key size are dropped (a client may pad its
 // message); a signature that itself ends in 0x00 is kept whole.
 Verified verifySignature(const std::string& pemFile, std::string signature);
+// The same with the key's PEM text; `file` names it in errors.
+Verified verifySignaturePem(std::string_view pem, const std::string& file, std::string signature);
 
 // Refuses a signed payload seen before within `window` seconds. RSA PKCS#1
 // v1.5 signatures are deterministic, so the same command from the same key

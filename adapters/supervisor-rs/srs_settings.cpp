@@ -77,6 +77,10 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::stri
             }
             s.port = int(p);
         } else if (k == "listener_addr") {
+            if (st.value.empty()) {
+                *error = where(st) + "empty (0.0.0.0 for every IPv4 address, :: for IPv4 and IPv6)";
+                return false;
+            }
             s.listenerAddr = st.value;
             addrSet = true;
         } else if (k == "ipv6" || k == "encrypt") {
