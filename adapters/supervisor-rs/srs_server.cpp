@@ -359,10 +359,16 @@ void ConnectionServer::expire() {
     for (const auto& [id, c] : conns_)
         if (c.state != State::Running && now >= c.deadline)
             late.push_back(id);
-    // A silent client gets nothing (the original waits forever); a client
-    // that does not read its reply loses the rest of it.
-    for (uint64_t id : late)
-        close(id);
+    for (uint64_t id : late) {
+        Conn& c = conns_.at(id);
+        // A silent client gets the answer to an empty message (the
+        // original waits forever); a client that does not read its reply
+        // loses the rest of it.
+        if (c.state == State::Reading)
+            finishRead(id, c, {});
+        else
+            close(id);
+    }
 }
 
 } // namespace srs

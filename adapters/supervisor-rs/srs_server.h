@@ -7,7 +7,8 @@
 // worker pool, whose replies come back to the epoll thread to be written.
 //
 // Every connection has deadlines (a message within `readDeadline` of the
-// accept, the reply out within `writeDeadline`), and the number of open
+// accept, else it is answered as an empty one; the reply out within
+// `writeDeadline`), and the number of open
 // connections is capped: when full, the oldest connection not being
 // answered is closed to make room, so new clients are always heard.
 #pragma once
