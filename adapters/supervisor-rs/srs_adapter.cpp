@@ -200,7 +200,7 @@ void SrsAdapter::runTask(const Task& t) {
         scopevisor::Error err;
         auto p = program(t.child, &err);
         if (!p || p->startedAtUs != t.startedAtUs) {
-            host_.log(LogLevel::Info, "repeat of " + t.child + ": check failed when timer try to run \"" + t.text + "\"");
+            host_.log(LogLevel::Info, "repeat of " + t.child + ": check failed when timer try to run \"" + printable(t.text) + "\"");
             return;
         }
     }
@@ -214,7 +214,7 @@ void SrsAdapter::runTask(const Task& t) {
         if (o.shutdownAfter)
             host_.control().shutdown([](scopevisor::Status) {});
     }
-    host_.log(LogLevel::Info, (t.child.empty() ? "posthook \"" : "repeat of " + t.child + ": \"") + t.text + "\": " + reply);
+    host_.log(LogLevel::Info, (t.child.empty() ? "posthook \"" : "repeat of " + t.child + ": \"") + printable(t.text) + "\": " + printable(reply));
 }
 
 } // namespace srs

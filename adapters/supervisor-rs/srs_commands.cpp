@@ -127,7 +127,7 @@ std::optional<ChildYml> SrsAdapter::childConfig(const std::string& name) {
     ChildYml c;
     if (file.empty() || !loadChildYml(file, &c, &error)) {
         if (!error.empty())
-            host_.log(LogLevel::Warn, "child " + name + ": " + error);
+            host_.log(LogLevel::Warn, "child " + printable(name) + ": " + printable(error));
         return std::nullopt;
     }
     for (const auto& w : c.warnings)
@@ -184,7 +184,7 @@ std::string SrsAdapter::runPrehooks(const std::string& name, bool* had) {
     }
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         std::string e = runHook(*it);
-        host_.log(LogLevel::Info, "prehook of " + name + " \"" + *it + "\": " + (e.empty() ? "done" : e));
+        host_.log(LogLevel::Info, "prehook of " + name + " \"" + printable(*it) + "\": " + (e.empty() ? "done" : printable(e)));
         if (!e.empty())
             return e;
     }

@@ -138,12 +138,7 @@ void ConnectionServer::loop() {
 }
 
 void ConnectionServer::acceptAll() {
-    const size_t cap = limits_.maxConnections;
     for (int i = 0; i < kAcceptBurst; ++i) {
-        // Full: make room by closing the oldest connection, so that an
-        // attacker holding many connections cannot lock new clients out.
-        if (conns_.size() >= cap && !evictOldest())
-            return;
         const int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -174,6 +169,10 @@ void ConnectionServer::acceptAll() {
         ev.events = EPOLLIN;
         ev.data.u64 = id;
         epoll_ctl(epollFd_, EPOLL_CTL_ADD, fd, &ev);
+        // Full: make room by closing the oldest connection, so that an
+        // attacker holding many connections cannot lock new clients out.
+        while (conns_.size() > limits_.maxConnections && evictOldest()) {
+        }
     }
 }
 

@@ -208,6 +208,23 @@ def test_one_read_is_the_message(srs):
     assert out == b"no legal operations input"
 
 
+def test_a_silent_client_is_answered_after_10_seconds(srs):
+    import socket
+    with socket.create_connection(("127.0.0.1", srs.port)) as s:
+        s.settimeout(20)
+        t0 = time.monotonic()
+        out = b""
+        while chunk := s.recv(4096):
+            out += chunk
+    assert out == b"no legal operations input"
+    assert 9 < time.monotonic() - t0 < 15
+
+
+def test_a_message_over_4196_bytes_is_refused(srs):
+    assert srs.send("check" + "\0" * 4191) == "==Check Results Below==\n"  # 4196 bytes: the limit
+    assert srs.send("check" + "\0" * 4192) == "Refused: the message is longer than 4196 bytes"
+
+
 def have_ipv6():
     import socket
     try:
