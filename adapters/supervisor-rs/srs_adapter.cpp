@@ -161,8 +161,12 @@ Outcome SrsAdapter::handleMessage(const std::string& raw) {
         const std::string name = who.identity.empty() ? std::string("anonymous") : "'" + who.identity + "'";
         host_.log(LogLevel::Warn, "refused '" + printable(text) + "' to " + printable(name) + " (role " +
                                       scopevisor::roleName(who.role) + ", needs " + neededRole(verb) + ")");
-        return {"Permission denied: " + name + " has the role " + scopevisor::roleName(who.role) + ", " +
-                opName(p.command->op) + " needs " + neededRole(verb)};
+        std::string refusal = "Permission denied: " + name + " has the role " + scopevisor::roleName(who.role) + ", " +
+                              opName(p.command->op) + " needs " + neededRole(verb);
+        if (who.role == scopevisor::Role::None) // a key that [access] does not list: say what to set
+            refusal += " (set supervisor-rs:" + who.identity + " = " + neededRole(verb) +
+                       " in [access], or default_role in [adapter:supervisor-rs])";
+        return {refusal};
     }
     return execute(*p.command, who);
 }

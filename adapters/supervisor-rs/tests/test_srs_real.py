@@ -460,7 +460,9 @@ def test_encrypted_roles(enc):
     assert enc.sign("operator", "kill") == b + "Permission denied: 'operator' has the role operator, kill needs admin"
     assert enc.proc.poll() is None
     assert enc.sign("operator", "restart sleeper") == b + "restart sleeper success"
-    assert enc.sign("nobody", "check") == b + "Permission denied: 'nobody' has the role none, check needs log-reader"
+    assert enc.sign("nobody", "check") == b + ("Permission denied: 'nobody' has the role none, check needs log-reader "
+                                               "(set supervisor-rs:nobody = log-reader in [access], "
+                                               "or default_role in [adapter:supervisor-rs])")
     assert "refused 'check' to 'nobody' (role none, needs log-reader)" in enc.output()
     assert enc.sign("viewer", "check") == b + "Permission denied: 'viewer' has the role viewer, check needs log-reader"
     assert enc.sign("viewer", "info").startswith(b + "==Server Info Below==\n")
