@@ -77,6 +77,8 @@ def children_of(pid):
 
 
 def running(d, name):
+    """Whether hold.sh `name` runs (a fresh child shows it once exec'd:
+    wait_for it after a start)."""
     return any(f"hold.sh {name}" in c for c in children_of(d.pid))
 
 
@@ -119,6 +121,7 @@ def test_oversize_message_is_refused_and_changes_nothing(tmp_path):
     d = srs_daemon(tmp_path, section="default_role = admin\n")
     try:
         assert send(d.port, "start sleeper") == "start sleeper success"
+        assert wait_for(lambda: running(d, "sleeper"))
         # The old server read the first 4196 bytes and stripped the NULs:
         # this was "stop sleeper".
         r = send(d.port, b"stop sleeper" + b"\0" * 20000)
@@ -152,7 +155,7 @@ def test_idle_and_slowloris_connections_do_not_starve_a_new_client(tmp_path):
         t0 = time.monotonic()
         assert send(d.port, "start sleeper", timeout=5) == "start sleeper success"
         print(f"start answered in {(time.monotonic() - t0) * 1000:.1f} ms", file=sys.stderr)
-        assert running(d, "sleeper")
+        assert wait_for(lambda: running(d, "sleeper"))
         assert d.fd_count() < 1024
         d.assert_bounded()
     finally:
@@ -209,6 +212,7 @@ def test_nul_appended_replay_of_a_signed_command_is_refused(tmp_path):
         assert send(d.port, stop) == b + "stop sleeper success"
         assert wait_for(lambda: not running(d, "sleeper"))
         assert send(d.port, signed(priv, "alice", "trystart sleeper")).startswith(b + "Start sleeper success")
+        assert wait_for(lambda: running(d, "sleeper"))
         for replay in (stop + b"\0", stop + b"\0" * 7, stop):
             r = send(d.port, replay)
             assert r.startswith(b + "Replayed command refused"), r
