@@ -1,14 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The adapter's threads: the listener, the connection workers and the timer
-// thread; and the path of one message from its bytes to its reply.
+// The adapter's start and stop, the timer thread, and the path of one
+// message from its bytes to its reply: signature, replay guard, role.
 #include "srs_adapter.h"
 
-#include <cerrno>
-
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "srs_net.h"
@@ -18,8 +13,19 @@ namespace srs {
 using scopevisor::LogLevel;
 
 namespace {
-constexpr int kWorkers = 4;
-constexpr int kReadTimeoutMs = 10000; // the original waits forever; a silent client gets nothing
+constexpr size_t kMaxMessage = 4196; // the original's one read: "100 command + 4096 key"
+// Enough for any honest use, and half of the soft RLIMIT_NOFILE of 1024
+// that a daemon may run with (ConnectionServer::connectionCap lowers it
+// under a smaller limit).
+constexpr size_t kMaxConnections = 512;
+
+constexpr const char* kAnonymousRefused =
+    "Refused: in plain mode (encrypt = off) clients are anonymous and get no rights unless "
+    "[adapter:supervisor-rs] sets default_role (default_role = admin restores the old behaviour), or use encrypt = on";
+
+std::string tooLongReply() {
+    return "Refused: the message is longer than " + std::to_string(kMaxMessage) + " bytes";
+}
 
 const char* neededRole(scopevisor::Verb v) {
     switch (v) {
@@ -48,21 +54,47 @@ SrsAdapter::~SrsAdapter() { stop(); }
 
 bool SrsAdapter::start(std::string* error) {
     listenFd_ = host_.takeListenFd("supervisor-rs");
+    std::string where;
     if (listenFd_ >= 0) {
+        where = "port " + std::to_string(boundPort(listenFd_)) + " (from systemd)";
         host_.log(LogLevel::Info, "using the listening socket from systemd (port " + std::to_string(boundPort(listenFd_)) + ")");
     } else {
         listenFd_ = listenTcp(settings_.listenerAddr, settings_.port, error);
         if (listenFd_ < 0)
             return false;
+        where = settings_.listenerAddr + ":" + std::to_string(boundPort(listenFd_));
         host_.log(LogLevel::Info, "TCP on " + settings_.listenerAddr + " port " + std::to_string(boundPort(listenFd_)) +
                                       (settings_.encrypt ? ", signed commands only (encrypt on)" : ", plain commands") +
                                       (replay_.enabled() ? ", replay guard " + std::to_string(settings_.replayWindow) + " s" : ""));
     }
-    wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!settings_.encrypt) {
+        // Plain mode has no identities: every client is anonymous and gets
+        // default_role, which is empty unless set.
+        if (host_.roleFor("") == scopevisor::Role::None)
+            host_.log(LogLevel::Warn, "plain mode (encrypt off) and no default_role: every command is refused; "
+                                      "set default_role in [adapter:supervisor-rs] or encrypt = on");
+        scopevisor::warnIfOpenToAnonymous(host_, listenFd_, where, "[adapter:supervisor-rs] default_role");
+    }
+    ServerLimits limits;
+    limits.maxMessage = kMaxMessage;
+    limits.maxConnections = ConnectionServer::connectionCap(kMaxConnections);
+    server_ = std::make_unique<ConnectionServer>(
+        limits, settings_.encrypt ? reply::kBanner : "", tooLongReply(),
+        [this](const std::string& raw) {
+            Outcome o = handleMessage(raw);
+            Answer a{std::move(o.reply), nullptr};
+            if (o.shutdownAfter)
+                a.afterReply = [this] { host_.control().shutdown([](scopevisor::Status) {}); };
+            return a;
+        },
+        [this](const std::string& m) { host_.log(LogLevel::Warn, m); });
+    if (!server_->start(listenFd_, error)) {
+        server_.reset();
+        close(listenFd_);
+        listenFd_ = -1;
+        return false;
+    }
     stopping_ = false;
-    acceptThread_ = std::thread([this] { acceptLoop(); });
-    for (int i = 0; i < kWorkers; ++i)
-        workers_.emplace_back([this] { workerLoop(); });
     timerThread_ = std::thread([this] { timerLoop(); });
     return true;
 }
@@ -70,68 +102,18 @@ bool SrsAdapter::start(std::string* error) {
 void SrsAdapter::stop() {
     if (listenFd_ < 0)
         return;
+    server_->stop();
+    server_.reset();
     {
-        // Under both locks, so that no thread misses the wake-up between
-        // its check of stopping_ and its wait.
-        std::scoped_lock lock(queueMutex_, timerMutex_);
+        // Under the lock, so that the timer thread does not miss the
+        // wake-up between its check of stopping_ and its wait.
+        std::lock_guard lock(timerMutex_);
         stopping_ = true;
     }
-    uint64_t one = 1;
-    (void)!write(wakeFd_, &one, sizeof one);
-    queueCv_.notify_all();
     timerCv_.notify_all();
-    acceptThread_.join();
-    for (auto& t : workers_)
-        t.join();
-    workers_.clear();
     timerThread_.join();
-    for (int fd : queue_)
-        close(fd);
-    queue_.clear();
     close(listenFd_);
-    close(wakeFd_);
-    listenFd_ = wakeFd_ = -1;
-}
-
-void SrsAdapter::acceptLoop() {
-    while (!stopping_) {
-        pollfd p[2] = {{listenFd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0 || stopping_)
-            continue;
-        if (!(p[0].revents & POLLIN))
-            continue;
-        int fd = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                usleep(50000); // out of descriptors: do not spin, let the workers close some
-            continue;
-        }
-        std::lock_guard lock(queueMutex_);
-        queue_.push_back(fd);
-        queueCv_.notify_one();
-    }
-}
-
-void SrsAdapter::workerLoop() {
-    for (;;) {
-        int fd;
-        {
-            std::unique_lock lock(queueMutex_);
-            queueCv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (stopping_)
-                return;
-            fd = queue_.front();
-            queue_.pop_front();
-        }
-        // Encrypted mode: the banner goes out before anything is read.
-        if (settings_.encrypt)
-            writeAll(fd, reply::kBanner);
-        Outcome o = handleMessage(readMessage(fd, wakeFd_, kReadTimeoutMs));
-        writeAll(fd, o.reply);
-        closeAfterReply(fd, wakeFd_); // one command per connection: the client reads until EOF
-        if (o.shutdownAfter)
-            host_.control().shutdown([](scopevisor::Status) {});
-    }
+    listenFd_ = -1;
 }
 
 Outcome SrsAdapter::handleMessage(const std::string& raw) {
@@ -148,12 +130,15 @@ Outcome SrsAdapter::handleMessage(const std::string& raw) {
             return {reply::keyNotFound(s.message->keyName)};
         Verified v = verifySignature(pem, s.message->signature);
         if (!v.command) {
-            host_.log(LogLevel::Warn, "refused a command signed as '" + s.message->keyName + "': " + v.error);
+            host_.log(LogLevel::Warn, "refused a command signed as '" + printable(s.message->keyName) + "': " + v.error);
             return {v.error};
         }
-        if (replay_.enabled() && replay_.replayed(s.message->keyName + ";" + s.message->signature,
-                                                  std::chrono::steady_clock::now())) {
-            host_.log(LogLevel::Warn, "refused a replayed command signed as '" + s.message->keyName + "': " + *v.command);
+        // Keyed on the signature as verified, not on the bytes received:
+        // trailing NULs or a dropped leading zero byte give the same
+        // signature, and must not make a replay look new.
+        if (replay_.enabled() && replay_.replayed(s.message->keyName + ";" + v.signature, std::chrono::steady_clock::now())) {
+            host_.log(LogLevel::Warn, "refused a replayed command signed as '" + printable(s.message->keyName) +
+                                          "': " + printable(*v.command));
             return {"Replayed command refused: the same signed command was seen within replay_window (" +
                     std::to_string(settings_.replayWindow) + " s)"};
         }
@@ -165,17 +150,23 @@ Outcome SrsAdapter::handleMessage(const std::string& raw) {
             return {""}; // as the original: no reply to non-UTF-8 bytes
         text = std::string(plain);
     }
+    who.role = host_.roleFor(who.identity);
+    if (!settings_.encrypt && who.role == scopevisor::Role::None)
+        return {kAnonymousRefused}; // before parsing: no rights, no work
     ParseOutcome p = parseCommand(text);
     if (!p.command)
         return {p.error};
-    who.role = host_.roleFor(who.identity);
     const scopevisor::Verb verb = verbFor(p.command->op);
     if (!scopevisor::roleAllows(who.role, verb)) {
         const std::string name = who.identity.empty() ? std::string("anonymous") : "'" + who.identity + "'";
-        host_.log(LogLevel::Warn, "refused '" + text + "' to " + name + " (role " + scopevisor::roleName(who.role) +
-                                      ", needs " + neededRole(verb) + ")");
-        return {"Permission denied: " + name + " has the role " + scopevisor::roleName(who.role) + ", " +
-                opName(p.command->op) + " needs " + neededRole(verb)};
+        host_.log(LogLevel::Warn, "refused '" + printable(text) + "' to " + printable(name) + " (role " +
+                                      scopevisor::roleName(who.role) + ", needs " + neededRole(verb) + ")");
+        std::string refusal = "Permission denied: " + name + " has the role " + scopevisor::roleName(who.role) + ", " +
+                              opName(p.command->op) + " needs " + neededRole(verb);
+        if (who.role == scopevisor::Role::None) // a key that [access] does not list: say what to set
+            refusal += " (set supervisor-rs:" + who.identity + " = " + neededRole(verb) +
+                       " in [access], or default_role in [adapter:supervisor-rs])";
+        return {refusal};
     }
     return execute(*p.command, who);
 }
@@ -213,7 +204,7 @@ void SrsAdapter::runTask(const Task& t) {
         scopevisor::Error err;
         auto p = program(t.child, &err);
         if (!p || p->startedAtUs != t.startedAtUs) {
-            host_.log(LogLevel::Info, "repeat of " + t.child + ": check failed when timer try to run \"" + t.text + "\"");
+            host_.log(LogLevel::Info, "repeat of " + t.child + ": check failed when timer try to run \"" + printable(t.text) + "\"");
             return;
         }
     }
@@ -227,7 +218,7 @@ void SrsAdapter::runTask(const Task& t) {
         if (o.shutdownAfter)
             host_.control().shutdown([](scopevisor::Status) {});
     }
-    host_.log(LogLevel::Info, (t.child.empty() ? "posthook \"" : "repeat of " + t.child + ": \"") + t.text + "\": " + reply);
+    host_.log(LogLevel::Info, (t.child.empty() ? "posthook \"" : "repeat of " + t.child + ": \"") + printable(t.text) + "\": " + printable(reply));
 }
 
 } // namespace srs

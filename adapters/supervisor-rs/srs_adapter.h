@@ -3,15 +3,16 @@
 // The supervisor-rs adapter: a TCP server speaking supervisor-rs 0.8.5's
 // command protocol, one command per connection, with the repeat timers and
 // hooks of its child configs. Commands run one at a time, as under the
-// original's global lock; the connections are served by a few threads and
-// the timers (and posthooks) by one more.
+// original's global lock; the connections are served by srs_server.h (one
+// epoll thread and a small worker pool), the timers (and posthooks) by one
+// more thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "scopevisor/adapter.h"
 #include "srs_command.h"
 #include "srs_keys.h"
+#include "srs_server.h"
 #include "srs_settings.h"
 
 namespace srs {
@@ -59,8 +61,6 @@ private:
         uint64_t startedAtUs = 0; // repeat: a no-op once the child was started again
     };
 
-    void acceptLoop();
-    void workerLoop();
     void timerLoop();
     void schedule(std::chrono::steady_clock::time_point at, Task t);
     void runTask(const Task& t);
@@ -95,13 +95,8 @@ private:
     std::map<std::string, ChildYml> children_; // the child configs last read
 
     int listenFd_ = -1;
-    int wakeFd_ = -1; // eventfd: stop() wakes the accept loop
+    std::unique_ptr<ConnectionServer> server_;
     std::atomic<bool> stopping_{false};
-    std::thread acceptThread_;
-    std::vector<std::thread> workers_;
-    std::mutex queueMutex_;
-    std::condition_variable queueCv_;
-    std::deque<int> queue_; // accepted connections
 
     std::thread timerThread_;
     std::mutex timerMutex_;

@@ -58,7 +58,9 @@ const char* opName(Op op) noexcept {
 
 scopevisor::Verb verbFor(Op op) noexcept {
     switch (op) {
-    case Op::Check:
+    // check shows the command lines, which may hold secrets: it needs
+    // log-reader, as reading a program's output does.
+    case Op::Check: return scopevisor::Verb::ReadLog;
     case Op::Info:
     case Op::Help: return scopevisor::Verb::View;
     case Op::Start:
@@ -165,6 +167,24 @@ bool validUtf8(std::string_view s) noexcept {
         i += len;
     }
     return true;
+}
+
+std::string printable(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < s.size() && i < 200; ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+        } else {
+            out += char(c);
+        }
+    }
+    if (s.size() > 200)
+        out += "...";
+    return out;
 }
 
 std::optional<std::string> commandFromDecrypted(std::string_view plain) {

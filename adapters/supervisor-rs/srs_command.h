@@ -63,6 +63,9 @@ SignedSplit splitSigned(std::string_view raw);
 // optional when the rest is not UTF-8.
 std::optional<std::string> commandFromDecrypted(std::string_view plain);
 bool validUtf8(std::string_view s) noexcept;
+// A client's text for the log: control bytes as \xNN (no forged lines),
+// cut at 200 bytes.
+std::string printable(std::string_view s);
 
 // Reply texts, exactly as supervisor-rs 0.8.5 writes them.
 namespace reply {

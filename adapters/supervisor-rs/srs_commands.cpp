@@ -80,9 +80,17 @@ void truncateCreateOutputs(const ChildYml& c) {
 Outcome SrsAdapter::execute(const Command& c, const Caller& who) {
     std::lock_guard lock(commandMutex_);
     if (!who.internal && (c.op == Op::Start || c.op == Op::Stop || c.op == Op::Restart || c.op == Op::TryStart ||
-                          c.op == Op::Kill))
-        host_.log(LogLevel::Info, std::string(opName(c.op)) + " " + c.child + " requested by " +
-                                      (who.identity.empty() ? std::string("an anonymous client") : "'" + who.identity + "'"));
+                          c.op == Op::Kill)) {
+        // The log names the program as the daemon does (its namespec),
+        // not as the client spelled it; an unknown name is quoted safely.
+        std::string target = c.child;
+        scopevisor::Error err;
+        if (c.hasChild && c.child != "all")
+            if (auto p = program(c.child, &err))
+                target = p->namespec;
+        host_.log(LogLevel::Info, std::string(opName(c.op)) + " " + printable(target) + " requested by " +
+                                      (who.identity.empty() ? std::string("an anonymous client") : "'" + printable(who.identity) + "'"));
+    }
     switch (c.op) {
     case Op::Start: return start(c.child);
     case Op::Restart: return restart(c.child);
@@ -119,7 +127,7 @@ std::optional<ChildYml> SrsAdapter::childConfig(const std::string& name) {
     ChildYml c;
     if (file.empty() || !loadChildYml(file, &c, &error)) {
         if (!error.empty())
-            host_.log(LogLevel::Warn, "child " + name + ": " + error);
+            host_.log(LogLevel::Warn, "child " + printable(name) + ": " + printable(error));
         return std::nullopt;
     }
     for (const auto& w : c.warnings)
@@ -176,7 +184,7 @@ std::string SrsAdapter::runPrehooks(const std::string& name, bool* had) {
     }
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         std::string e = runHook(*it);
-        host_.log(LogLevel::Info, "prehook of " + name + " \"" + *it + "\": " + (e.empty() ? "done" : e));
+        host_.log(LogLevel::Info, "prehook of " + name + " \"" + printable(*it) + "\": " + (e.empty() ? "done" : printable(e)));
         if (!e.empty())
             return e;
     }
@@ -332,11 +340,10 @@ Outcome SrsAdapter::check(const std::string& name) {
     if (!all)
         return {kNoAnswer};
     std::string out = "==Check Results Below==\n";
-    std::map<std::string, ChildYml> children;
-    {
-        std::lock_guard lock(cacheMutex_);
-        children = children_;
-    }
+    // Formatted under the cache lock rather than from a copy: a child's
+    // command line may be long, and the reply holds it once already.
+    std::lock_guard lock(cacheMutex_);
+    const auto& children = children_;
     for (const auto& p : *all) {
         if (!running(p) || (!name.empty() && name != "all" && name != p.namespec))
             continue;
@@ -371,7 +378,8 @@ Outcome SrsAdapter::check(const std::string& name) {
         }
         out += "=======================\n";
     }
-    return {out};
+    out.shrink_to_fit(); // it may wait long for a slow reader: not twice its size
+    return {std::move(out)};
 }
 
 Outcome SrsAdapter::info(const std::string& name) {

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "srs_keys.h"
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -37,15 +41,12 @@ struct CtxFree {
     void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
 };
 
-std::unique_ptr<EVP_PKEY, PkeyFree> readPublicKey(const std::string& file, std::string* error) {
-    FILE* f = std::fopen(file.c_str(), "re");
-    if (!f) {
-        *error = "Cannot read key file " + file + ": " + std::strerror(errno);
-        return nullptr;
-    }
-    // "BEGIN PUBLIC KEY", the only form the original accepts.
-    EVP_PKEY* k = PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
-    std::fclose(f);
+// "BEGIN PUBLIC KEY", the only form the original accepts; `file` names it
+// in errors.
+std::unique_ptr<EVP_PKEY, PkeyFree> parsePublicKey(std::string_view pem, const std::string& file, std::string* error) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), int(std::min<size_t>(pem.size(), INT32_MAX)));
+    EVP_PKEY* k = bio ? PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr) : nullptr;
+    BIO_free(bio);
     if (!k || EVP_PKEY_base_id(k) != EVP_PKEY_RSA) {
         EVP_PKEY_free(k);
         ERR_clear_error();
@@ -53,6 +54,33 @@ std::unique_ptr<EVP_PKEY, PkeyFree> readPublicKey(const std::string& file, std::
         return nullptr;
     }
     return std::unique_ptr<EVP_PKEY, PkeyFree>(k);
+}
+
+Verified verifyWithKey(EVP_PKEY* key, std::string signature) {
+    Verified v;
+    const size_t k = size_t(EVP_PKEY_get_size(key));
+    while (signature.size() > k && signature.back() == '\0')
+        signature.pop_back();
+    std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new(key, nullptr));
+    std::string plain(k, '\0');
+    size_t len = plain.size();
+    ERR_clear_error();
+    // RSA_public_decrypt(..., RSA_PKCS1_PADDING) through EVP: recover the
+    // data under a type 1 block, with no digest (the original signs the
+    // bare text).
+    if (!ctx || EVP_PKEY_verify_recover_init(ctx.get()) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) <= 0 ||
+        EVP_PKEY_verify_recover(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
+                                reinterpret_cast<const unsigned char*>(signature.data()), signature.size()) <= 0) {
+        v.error = opensslErrors();
+        return v;
+    }
+    plain.resize(len);
+    v.signature = std::string(k - std::min(k, signature.size()), '\0') + signature;
+    v.command = commandFromDecrypted(plain);
+    if (!v.command)
+        v.error = "the signed command is not UTF-8";
+    return v;
 }
 
 } // namespace
@@ -73,32 +101,23 @@ std::string findKeyFile(const std::vector<std::string>& dirs, const std::string&
 }
 
 Verified verifySignature(const std::string& pemFile, std::string signature) {
-    Verified v;
-    auto key = readPublicKey(pemFile, &v.error);
-    if (!key)
-        return v;
-    const size_t k = size_t(EVP_PKEY_get_size(key.get()));
-    while (signature.size() > k && signature.back() == '\0')
-        signature.pop_back();
-    std::unique_ptr<EVP_PKEY_CTX, CtxFree> ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
-    std::string plain(k, '\0');
-    size_t len = plain.size();
-    ERR_clear_error();
-    // RSA_public_decrypt(..., RSA_PKCS1_PADDING) through EVP: recover the
-    // data under a type 1 block, with no digest (the original signs the
-    // bare text).
-    if (!ctx || EVP_PKEY_verify_recover_init(ctx.get()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) <= 0 ||
-        EVP_PKEY_verify_recover(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
-                                reinterpret_cast<const unsigned char*>(signature.data()), signature.size()) <= 0) {
-        v.error = opensslErrors();
+    std::ifstream in(pemFile, std::ios::binary);
+    if (!in) {
+        Verified v;
+        v.error = "Cannot read key file " + pemFile + ": " + std::strerror(errno);
         return v;
     }
-    plain.resize(len);
-    v.command = commandFromDecrypted(plain);
-    if (!v.command)
-        v.error = "the signed command is not UTF-8";
-    return v;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return verifySignaturePem(text.str(), pemFile, std::move(signature));
+}
+
+Verified verifySignaturePem(std::string_view pem, const std::string& file, std::string signature) {
+    Verified v;
+    auto key = parsePublicKey(pem, file, &v.error);
+    if (!key)
+        return v;
+    return verifyWithKey(key.get(), std::move(signature));
 }
 
 bool ReplayGuard::replayed(const std::string& payload, std::chrono::steady_clock::time_point now) {

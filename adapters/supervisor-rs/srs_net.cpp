@@ -6,7 +6,6 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,39 +55,6 @@ int listenTcp(const std::string& address, int port, std::string* error) {
     if (fd < 0)
         *error = "cannot listen on " + address + " port " + service + ": " + why;
     return fd;
-}
-
-std::string readMessage(int fd, int wakeFd, int timeoutMs) {
-    char buf[4196]; // "100 command + 4096 key", as the original
-    pollfd p[2] = {{fd, POLLIN, 0}, {wakeFd, POLLIN, 0}};
-    if (poll(p, 2, timeoutMs) <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
-        return {};
-    ssize_t n = read(fd, buf, sizeof buf);
-    return n > 0 ? std::string(buf, size_t(n)) : std::string();
-}
-
-bool writeAll(int fd, const std::string& data) {
-    size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        off += size_t(n);
-    }
-    return true;
-}
-
-void closeAfterReply(int fd, int wakeFd) {
-    shutdown(fd, SHUT_WR);
-    char buf[4096];
-    for (int i = 0; i < 16; ++i) {
-        pollfd p[2] = {{fd, POLLIN, 0}, {wakeFd, POLLIN, 0}};
-        if (poll(p, 2, 1000) <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)) || read(fd, buf, sizeof buf) <= 0)
-            break;
-    }
-    close(fd);
 }
 
 } // namespace srs

@@ -64,7 +64,7 @@ std::vector<std::string> pathList(const scopevisor::AdapterSetting& st) {
 
 bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::string* error) {
     Settings s;
-    bool addrSet = false, encryptSet = false, keysSet = false, ipv6 = false, ipv6Set = false;
+    bool addrSet = false, encryptSet = false, keysSet = false, ipv6 = false, ipv6Set = false, replaySet = false;
     for (const auto& st : cfg.settings) {
         if (st.section != kSection)
             continue;
@@ -77,6 +77,10 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::stri
             }
             s.port = int(p);
         } else if (k == "listener_addr") {
+            if (st.value.empty()) {
+                *error = where(st) + "empty (0.0.0.0 for every IPv4 address, :: for IPv4 and IPv6)";
+                return false;
+            }
             s.listenerAddr = st.value;
             addrSet = true;
         } else if (k == "ipv6" || k == "encrypt") {
@@ -95,6 +99,7 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::stri
                 *error = where(st) + "expected seconds (0 = off), not '" + st.value + "'";
                 return false;
             }
+            replaySet = true;
         } else if (k == "server_yml") {
             s.serverYmlPath = relativeTo(st.file, st.value);
         } else if (k == "default_role" || k == "required" || k == "enabled") {
@@ -121,6 +126,8 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::stri
     }
     if (!addrSet && ipv6)
         s.listenerAddr = "::";
+    if (!replaySet && s.encrypt)
+        s.replayWindow = kDefaultReplayWindow;
     if (s.encrypt && s.pubKeysPath.empty()) {
         *error = std::string("[") + kSection + "] encrypt is on but pub_keys_path names no directory";
         return false;

@@ -13,12 +13,17 @@
 
 namespace srs {
 
+inline constexpr long kDefaultReplayWindow = 60;
+
 struct Settings {
     std::string listenerAddr = "0.0.0.0"; // "::" is dual stack
     int port = 33889;
     bool encrypt = false;
     std::vector<std::string> pubKeysPath;
-    long replayWindow = 0; // seconds; 0 = signed payloads may be replayed, as in the original
+    // Seconds within which a signed message seen before is refused; 0 =
+    // off, as in the original. Unset, it is kDefaultReplayWindow in
+    // encrypted mode: a captured signed `kill` must not be replayable.
+    long replayWindow = 0;
     std::string serverYmlPath; // "" = none
     ServerYml server;          // the imported file (empty without server_yml)
 };

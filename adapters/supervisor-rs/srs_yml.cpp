@@ -120,6 +120,11 @@ bool parseServerYml(const std::string& text, const std::string& file, ServerYml*
                 if (!v.IsNull() && !stringList(file, v, k, &list, error))
                     return false;
                 if (k == "startup") {
+                    for (const auto& name : list)
+                        if (std::string why; !validChildName(name, &why)) {
+                            *error = at(file, v, k) + why;
+                            return false;
+                        }
                     s.startup = std::move(list);
                     s.hasStartup = true;
                     continue;
@@ -165,6 +170,12 @@ bool parseChildYml(const std::string& text, const std::string& file, ChildYml* o
     c.file = file;
     c.name = childNameOf(fs::path(file).filename().string());
     c.dir = dirOf(file);
+    // The name comes from the file name, which may hold anything a file
+    // name can: refuse what the daemon would refuse in its own config.
+    if (std::string why; !validChildName(c.name, &why)) {
+        *error = printable(file) + ": " + why;
+        return false;
+    }
     YAML::Node doc = parseDoc(text, file, error);
     if (!doc.IsDefined())
         return false;
@@ -306,6 +317,20 @@ std::vector<std::string> splitCommand(const std::string& command) {
     for (auto w : splitSpaces(command))
         argv.emplace_back(w);
     return argv;
+}
+
+bool validChildName(const std::string& name, std::string* why) {
+    if (name.empty()) {
+        *why = "the child name is empty";
+        return false;
+    }
+    for (char c : name)
+        if (c == ' ' || c == ':' || c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            *why = "invalid child name '" + printable(name) +
+                   "' (a name may not contain a space, ':', '/' or a control character)";
+            return false;
+        }
+    return true;
 }
 
 bool reservedName(const std::string& name) { return name == "all" || name == "on" || parseOp(name).has_value(); }

@@ -66,6 +66,11 @@ bool listChildFiles(const ServerYml& s, std::vector<std::string>* files, std::st
 // single space separates an argument (no quoting; "a  b" gives an empty one).
 std::vector<std::string> splitCommand(const std::string& command);
 
+// Whether `name` may name a program, by the daemon's rule for its own
+// configuration (daemon/config_values.cpp checkName): not empty, and no
+// space, ':', '/' or control character. *why says what is wrong.
+bool validChildName(const std::string& name, std::string* why);
+
 // The names the original refuses for a child: "all", "on" and the op words.
 bool reservedName(const std::string& name);
 

@@ -67,7 +67,10 @@ with tempfile.TemporaryDirectory() as d:
         sub.mkdir()
         daemon = Daemon(sub, f"[adapter:supervisor-rs]\nlistener_addr = 127.0.0.1\nport = {port}\n"
                              f"server_yml = {tmp / 'server.yml'}\n" +
-                        (f"encrypt = on\npub_keys_path = {tmp / 'keys' / 'pub'}\n" if encrypt else ""))
+                        # One client sends the same command again and again:
+                        # it gets the role, and the replay guard is off.
+                        (f"encrypt = on\npub_keys_path = {tmp / 'keys' / 'pub'}\nreplay_window = 0\n"
+                         "\n[access]\nsupervisor-rs:bench = log-reader\n" if encrypt else "default_role = log-reader\n"))
         payload = signed(priv, "bench", "check") if encrypt else b"check"
         prefix = (BANNER.decode() if encrypt else "") + "==Check Results Below==\n"
         try:

@@ -53,6 +53,10 @@ def write_tree(tmp_path, mode="quiet", extra=""):
 def start_daemon(tmp_path, section="", access="", mode="quiet", native=True):
     kids, server = write_tree(tmp_path, mode)
     port = free_port()
+    if "default_role" not in section:
+        # Plain-mode clients are anonymous and get no rights by default:
+        # these tests drive the protocol as an admin client.
+        section = "default_role = admin\n" + section
     prog = "[program:native]\ncommand = /bin/sleep 3600\nautostart = false\n" if native else ""
     d = Daemon(tmp_path, f"""{prog}
 [adapter:supervisor-rs]
@@ -204,6 +208,23 @@ def test_one_read_is_the_message(srs):
     assert out == b"no legal operations input"
 
 
+def test_a_silent_client_is_answered_after_10_seconds(srs):
+    import socket
+    with socket.create_connection(("127.0.0.1", srs.port)) as s:
+        s.settimeout(20)
+        t0 = time.monotonic()
+        out = b""
+        while chunk := s.recv(4096):
+            out += chunk
+    assert out == b"no legal operations input"
+    assert 9 < time.monotonic() - t0 < 15
+
+
+def test_a_message_over_4196_bytes_is_refused(srs):
+    assert srs.send("check" + "\0" * 4191) == "==Check Results Below==\n"  # 4196 bytes: the limit
+    assert srs.send("check" + "\0" * 4192) == "Refused: the message is longer than 4196 bytes"
+
+
 def have_ipv6():
     import socket
     try:
@@ -218,7 +239,8 @@ def have_ipv6():
 def test_ipv6(tmp_path):
     kids, server = write_tree(tmp_path)
     port = free_port()
-    d = Daemon(tmp_path, f"[adapter:supervisor-rs]\nlistener_addr = ::\nport = {port}\nserver_yml = {server}\n")
+    d = Daemon(tmp_path, f"[adapter:supervisor-rs]\nlistener_addr = ::\nport = {port}\nserver_yml = {server}\n"
+                         "default_role = admin\n")
     try:
         d.ready()
         assert send(port, "start sleeper", host="::1") == "start sleeper success"
@@ -236,7 +258,7 @@ def test_socket_activation(tmp_path):
     lsock.listen(16)
     port = lsock.getsockname()[1]
     kids, server = write_tree(tmp_path)
-    d = Daemon(tmp_path, f"[adapter:supervisor-rs]\nport = 1\nserver_yml = {server}\n",
+    d = Daemon(tmp_path, f"[adapter:supervisor-rs]\nport = 1\nserver_yml = {server}\ndefault_role = admin\n",
                env_extra={"LISTEN_FDS": "1", "LISTEN_FDNAMES": "supervisor-rs"}, pass_fd=lsock.fileno())
     try:
         d.ready()
@@ -362,7 +384,8 @@ def test_plain_mode_default_role(tmp_path):
         assert d2("kill") == "Permission denied: anonymous has the role viewer, kill needs admin"
         assert d2("info").startswith("==Server Info Below==\n")
         assert d2("help x").endswith("] not support")
-        assert d2("check") == "==Check Results Below==\n"
+        # check shows command lines, which may hold secrets: log-reader and up
+        assert d2("check") == "Permission denied: anonymous has the role viewer, check needs log-reader"
         assert "refused 'start sleeper' to anonymous" in d.output()
     finally:
         d.stop()
@@ -387,7 +410,10 @@ def enc(tmp_path):
     privs["nobody"] = make_key(keys, "nobody")  # a key, but not in [access], and default_role is empty
     make_key(tmp_path / "elsewhere", "stranger")
     privs["stranger"] = tmp_path / "elsewhere" / "priv" / "stranger.pem"
-    d = start_daemon(tmp_path, section=f"encrypt = on\npub_keys_path = {keys / 'pub'}\ndefault_role =\n",
+    # replay_window = 0: these tests send the same signed command again on
+    # purpose (test_replay_guard and the hostile suite test the guard).
+    d = start_daemon(tmp_path, section=f"encrypt = on\npub_keys_path = {keys / 'pub'}\ndefault_role =\n"
+                                       "replay_window = 0\n",
                      access="supervisor-rs:admin = admin\nsupervisor-rs:viewer = viewer\n"
                             "supervisor-rs:operator = operator\n")
     d.sign = lambda who, text: send(d.port, signed(privs[who], who, text))
@@ -434,8 +460,12 @@ def test_encrypted_roles(enc):
     assert enc.sign("operator", "kill") == b + "Permission denied: 'operator' has the role operator, kill needs admin"
     assert enc.proc.poll() is None
     assert enc.sign("operator", "restart sleeper") == b + "restart sleeper success"
-    assert enc.sign("nobody", "check") == b + "Permission denied: 'nobody' has the role none, check needs viewer"
-    assert "refused 'check' to 'nobody' (role none, needs viewer)" in enc.output()
+    assert enc.sign("nobody", "check") == b + ("Permission denied: 'nobody' has the role none, check needs log-reader "
+                                               "(set supervisor-rs:nobody = log-reader in [access], "
+                                               "or default_role in [adapter:supervisor-rs])")
+    assert "refused 'check' to 'nobody' (role none, needs log-reader)" in enc.output()
+    assert enc.sign("viewer", "check") == b + "Permission denied: 'viewer' has the role viewer, check needs log-reader"
+    assert enc.sign("viewer", "info").startswith(b + "==Server Info Below==\n")
 
 
 def pid_of_enc(enc):
@@ -465,7 +495,8 @@ def test_posthook_works_in_encrypted_mode(enc):
 def test_replay_guard(tmp_path):
     keys = tmp_path / "keys"
     priv = make_key(keys, "alice")
-    d = start_daemon(tmp_path, section=f"encrypt = on\npub_keys_path = {keys / 'pub'}\nreplay_window = 300\n")
+    d = start_daemon(tmp_path, section=f"encrypt = on\npub_keys_path = {keys / 'pub'}\nreplay_window = 300\n"
+                                       "default_role =\n", access="supervisor-rs:alice = admin\n")
     try:
         msg = signed(priv, "alice", "start sleeper")
         assert send(d.port, msg) == BANNER.decode() + "start sleeper success"

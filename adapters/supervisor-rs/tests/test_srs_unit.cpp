@@ -105,6 +105,6 @@ TEST(SrsReplies, ExactTexts) {
     EXPECT_EQ(reply::kill(""), "I am dying. last error: \n");
     EXPECT_EQ(std::string(reply::kBanner), "Running on encrypt mode, need to dencrypt your command.\n");
     EXPECT_EQ(verbFor(Op::Kill), scopevisor::Verb::Manage);
-    EXPECT_EQ(verbFor(Op::Check), scopevisor::Verb::View);
+    EXPECT_EQ(verbFor(Op::Check), scopevisor::Verb::ReadLog); // it shows command lines
     EXPECT_EQ(verbFor(Op::TryStart), scopevisor::Verb::Control);
 }

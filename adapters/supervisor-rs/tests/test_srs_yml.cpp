@@ -165,15 +165,22 @@ TEST(SrsSettings, KeysAndErrors) {
     EXPECT_EQ(s.listenerAddr, "0.0.0.0");
     EXPECT_EQ(s.port, 33889);
     EXPECT_FALSE(s.encrypt);
+    EXPECT_EQ(s.replayWindow, 0); // plain mode: nothing signed to replay
     set("ipv6", "yes");
     set("encrypt", "on");
     set("pub_keys_path", "keys, /other");
-    set("replay_window", "60");
+    ASSERT_TRUE(readSettings(cfg, &s, &err)) << err;
+    EXPECT_EQ(s.replayWindow, kDefaultReplayWindow); // encrypted mode: on unless told otherwise
+    set("replay_window", "0");
+    ASSERT_TRUE(readSettings(cfg, &s, &err)) << err;
+    EXPECT_EQ(s.replayWindow, 0);
+    cfg.settings.pop_back();
+    set("replay_window", "120");
     ASSERT_TRUE(readSettings(cfg, &s, &err)) << err;
     EXPECT_EQ(s.listenerAddr, "::");
     EXPECT_TRUE(s.encrypt);
     EXPECT_EQ(s.pubKeysPath, (std::vector<std::string>{"/etc/scopevisor/keys", "/other"}));
-    EXPECT_EQ(s.replayWindow, 60);
+    EXPECT_EQ(s.replayWindow, 120);
     set("port", "70000");
     EXPECT_FALSE(readSettings(cfg, &s, &err));
     EXPECT_EQ(err, "/etc/scopevisor/main.conf:7: [adapter:supervisor-rs] port: not a port number: '70000'");
@@ -181,6 +188,10 @@ TEST(SrsSettings, KeysAndErrors) {
     set("colour", "red");
     EXPECT_FALSE(readSettings(cfg, &s, &err));
     EXPECT_NE(err.find("colour: unknown key"), std::string::npos);
+    cfg.settings.pop_back();
+    set("listener_addr", "");
+    EXPECT_FALSE(readSettings(cfg, &s, &err));
+    EXPECT_NE(err.find("listener_addr: empty"), std::string::npos) << err;
     cfg.settings.clear();
     set("encrypt", "on");
     EXPECT_FALSE(readSettings(cfg, &s, &err));
@@ -249,8 +260,12 @@ TEST(SrsKeys, VerifyAndFind) {
     Verified v = verifySignature(pem, alice.sign("start web"));
     EXPECT_EQ(v.command.value_or("?"), "start web") << v.error;
     // A client's trailing NUL padding beyond the key size is dropped.
-    v = verifySignature(pem, alice.sign("check") + std::string(3, '\0'));
+    const std::string checkSig = alice.sign("check");
+    v = verifySignature(pem, checkSig + std::string(3, '\0'));
     EXPECT_EQ(v.command.value_or("?"), "check") << v.error;
+    // ... and the signature the replay guard remembers is the one verified.
+    EXPECT_EQ(v.signature, checkSig);
+    EXPECT_EQ(verifySignaturePem(alice.pem, "x.pem", checkSig).signature, checkSig);
     // Another key's signature: OpenSSL's error, a bad padding or, when the
     // number exceeds this modulus, "data too large for modulus".
     v = verifySignature(pem, other.sign("check"));
@@ -269,6 +284,20 @@ TEST(SrsKeys, VerifyAndFind) {
         }
     }
     EXPECT_TRUE(found);
+    // One that starts with 0x00 verifies without it too (the same number):
+    // the replay guard must see the same signature.
+    found = 0;
+    for (int i = 0; i < 5000 && !found; ++i) {
+        std::string text = "stop c" + std::to_string(i);
+        std::string sig = alice.sign(text);
+        if (sig.front() == '\0') {
+            found = 1;
+            Verified shorter = verifySignature(pem, sig.substr(1));
+            EXPECT_EQ(shorter.command.value_or("?"), text) << shorter.error;
+            EXPECT_EQ(shorter.signature, sig);
+        }
+    }
+    EXPECT_TRUE(found);
     fs::remove_all(d);
 }
 
@@ -283,4 +312,21 @@ TEST(SrsKeys, ReplayGuard) {
     EXPECT_TRUE(g.replayed("alice;sig1", t0 + seconds(59)));
     EXPECT_FALSE(g.replayed("alice;sig2", t0 + seconds(59)));
     EXPECT_FALSE(g.replayed("alice;sig1", t0 + seconds(60))); // the window has passed
+}
+
+TEST(SrsYml, ChildNamesAreCheckedLikeTheDaemonsProgramNames) {
+    std::string why;
+    EXPECT_TRUE(validChildName("web-1_a", &why));
+    for (std::string bad : std::vector<std::string>{"a:b", "a b", "a\tb", "a\nb", std::string("a\x1b") + "b", "a\x7f", ""}) {
+        EXPECT_FALSE(validChildName(bad, &why)) << bad;
+        EXPECT_FALSE(why.empty());
+    }
+    ChildYml c;
+    std::string err;
+    EXPECT_FALSE(parseChildYml("command: sleep 1\n", "/k/a:b.yml", &c, &err));
+    EXPECT_EQ(err, "/k/a:b.yml: invalid child name 'a:b' (a name may not contain a space, ':', '/' or a control character)");
+    EXPECT_FALSE(parseChildYml("command: sleep 1\n", "/k/a\nb.yml", &c, &err));
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err; // one line in the log
+    EXPECT_NE(serverError("loadpaths: []\nstartup:\n  - \"a:b\"\n").find("startup: invalid child name 'a:b'"),
+              std::string::npos);
 }
