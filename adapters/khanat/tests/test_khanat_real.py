@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from khanat_client import Client, Daemon, free_port, have, make_certs, wait_for  # noqa: E402
 
-ROLES = {"viewer": "viewer", "logger": "log-reader", "operator": "operator"}
+ROLES = {"admin": "admin", "viewer": "viewer", "logger": "log-reader", "operator": "operator"}
 
 
 @pytest.fixture(scope="module")
@@ -296,8 +296,27 @@ def test_log_reader_and_operator(khanat):
     assert op.call("POST", "SHUTDOWN")[0] == 403
     assert op.ok("GET", "STATUS", {"name": "egs"}) == {"state": "started"}
     assert khanat.proc.poll() is None
-    # An identity not in [access] gets default_role (admin by default).
-    assert khanat.client("stranger").ok("POST", "STOP", {"name": "egs"}) == {"state": "stopped"}
+    # An identity not in [access] gets default_role, empty by default: refused,
+    # with the keys that would let it in.
+    status, page = khanat.client("stranger").call("POST", "STOP", {"name": "egs"})
+    assert status == 403
+    assert "[access] khanat:stranger = &lt;role&gt;, or [adapter:khanat] default_role" in page
+    assert op.ok("GET", "STATUS", {"name": "egs"}) == {"state": "started"}
+
+
+def test_default_role_gives_unlisted_identities_a_role(tmp_path, certs):
+    ca, _ = certs
+    port = free_port()
+    cfg = write_khanat(tmp_path, ca, port)
+    d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\naddress = 127.0.0.1\ndefault_role = operator\n")
+    try:
+        d.ready()
+        c = Client(ca, "stranger", port)
+        assert c.ok("POST", "START", {"name": "egs"}) == {"state": "started"}
+        assert c.call("POST", "SHUTDOWN")[0] == 403
+        assert d.proc.poll() is None
+    finally:
+        d.stop()
 
 
 def test_default_role_empty_refuses_strangers(tmp_path, certs):
@@ -358,7 +377,7 @@ def test_launch_program_and_config_keys(tmp_path, certs):
     port = free_port()
     cfg = write_khanat(tmp_path, ca, 1)  # the adapter's own port wins over [config]
     d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\nport = {port}\naddress = 127.0.0.1\n"
-                         "launch_program = yes\n")
+                         "launch_program = yes\n[access]\nkhanat:admin = admin\n")
     try:
         d.ready()
         c = Client(ca, "admin", port)
@@ -387,7 +406,7 @@ def test_socket_activation(tmp_path, certs):
     lsock.listen(16)
     port = lsock.getsockname()[1]
     cfg = write_khanat(tmp_path, ca, 1)
-    d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\n",
+    d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\n[access]\nkhanat:admin = admin\n",
                env_extra={"LISTEN_FDS": "1", "LISTEN_FDNAMES": "khanat"}, pass_fd=lsock.fileno())
     try:
         d.ready()
