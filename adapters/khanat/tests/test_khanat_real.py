@@ -308,13 +308,17 @@ def test_default_role_gives_unlisted_identities_a_role(tmp_path, certs):
     ca, _ = certs
     port = free_port()
     cfg = write_khanat(tmp_path, ca, port)
-    d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\naddress = 127.0.0.1\ndefault_role = operator\n")
+    # Every interface (the client still comes over loopback): the daemon
+    # warns that anyone with a certificate of ca_cert is an operator.
+    d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\naddress =\ndefault_role = operator\n")
     try:
         d.ready()
         c = Client(ca, "stranger", port)
         assert c.ok("POST", "START", {"name": "egs"}) == {"state": "started"}
         assert c.call("POST", "SHUTDOWN")[0] == 403
         assert d.proc.poll() is None
+        assert "CRIT: the Khanat HTTPS listener" in d.output()
+        assert "[adapter:khanat] default_role gives anonymous and unlisted clients the role operator" in d.output()
     finally:
         d.stop()
 
