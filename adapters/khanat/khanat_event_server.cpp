@@ -338,9 +338,13 @@ void EventServer::detach(Conn& c) {
 
 void EventServer::abort(Conn& c) {
     // A reset rather than a FIN: what is still queued for a peer that does
-    // not read is dropped now instead of trickling out of the kernel.
-    ::linger lg{1, 0};
-    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    // not read is dropped now instead of trickling out of the kernel. A
+    // kept-alive connection between requests gets a FIN: the end of its
+    // last reply may still be on its way to a slow but honest reader.
+    if (!(c.phase == Phase::Reading && c.framer.idle())) {
+        ::linger lg{1, 0};
+        setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
     close(c);
 }
 
