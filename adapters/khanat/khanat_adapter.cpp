@@ -124,6 +124,7 @@ bool KhanatAdapter::start(std::string* error) {
             r.close = true;
             return r;
         });
+    server_->setReport([this](const std::string& what) { host_.log(scopevisor::LogLevel::Warn, what); });
     if (!server_->start(error)) {
         server_.reset();
         return false;

@@ -223,7 +223,19 @@ void EventServer::loop() {
             epoll_ctl(epfd_, EPOLL_CTL_MOD, listenFd_, &ev);
         }
         expire();
+        reportDrops();
     }
+}
+
+void EventServer::reportDrops() {
+    if ((evicted_ == 0 && timedOut_ == 0) || nowMs() < nextReportMs_)
+        return;
+    if (report_)
+        report_(std::to_string(evicted_) + " connection(s) closed to make room (max_connections = " +
+                std::to_string(limits_.maxConnections) + ") and " + std::to_string(timedOut_) +
+                " past a deadline since the last report: idle, slow or too many clients");
+    evicted_ = timedOut_ = 0;
+    nextReportMs_ = nowMs() + 60000;
 }
 
 void EventServer::acceptSome() {

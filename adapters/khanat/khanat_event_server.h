@@ -26,18 +26,9 @@
 #include <openssl/ssl.h>
 
 #include "khanat_http_framing.h"
+#include "khanat_limits.h"
 
 namespace khanat {
-
-struct ServerLimits {
-    FramingLimits framing;
-    size_t maxConnections = 512;
-    std::chrono::milliseconds handshakeTimeout{10000}; // accept to the end of the TLS handshake
-    std::chrono::milliseconds requestTimeout{10000};   // first byte of a request to its last
-    std::chrono::milliseconds idleTimeout{5000};       // keep-alive pause between requests
-    std::chrono::milliseconds writeTimeout{10000};     // a whole reply
-    unsigned workers = 8;
-};
 
 struct HttpReply {
     int status = 200;
@@ -63,9 +54,9 @@ public:
     bool start(std::string* error);
     void stop();
 
-    // For the log: how many connections were closed to make room, timed out.
-    uint64_t evicted() const { return evicted_.load(); }
-    uint64_t timedOut() const { return timedOut_.load(); }
+    // Told, at most once a minute, how many connections were closed to
+    // make room or past a deadline: the sign of a flood. Set before start().
+    void setReport(std::function<void(const std::string&)> report) { report_ = std::move(report); }
 
 private:
     struct Conn;
@@ -102,6 +93,7 @@ private:
     void watch(Conn& c, uint32_t events);
     void setDeadline(Conn& c, std::chrono::milliseconds in);
     void clearDeadline(Conn& c);
+    void reportDrops();
 
     SSL_CTX* ctx_;
     int listenFd_;
@@ -123,7 +115,10 @@ private:
     std::deque<Job> jobs_;
     std::deque<Done> done_;
 
-    std::atomic<uint64_t> evicted_{0}, timedOut_{0};
+    // Server-thread counters since the last report.
+    uint64_t evicted_ = 0, timedOut_ = 0;
+    int64_t nextReportMs_ = 0;
+    std::function<void(const std::string&)> report_;
 };
 
 } // namespace khanat

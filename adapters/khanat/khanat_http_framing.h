@@ -16,13 +16,9 @@
 
 #include <http_parser.h>
 
-namespace khanat {
+#include "khanat_limits.h"
 
-struct FramingLimits {
-    size_t maxHeadBytes = 8192;  // request line and headers together
-    size_t maxHeaderCount = 64;
-    size_t maxBodyBytes = 64 * 1024;
-};
+namespace khanat {
 
 // One complete request, as the adapter needs it.
 struct FramedRequest {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "khanat_config.h"
-#include "khanat_event_server.h"
+#include "khanat_limits.h"
 #include "khanat_tls.h"
 #include "scopevisor/adapter.h"
 
