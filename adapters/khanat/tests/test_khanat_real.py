@@ -230,6 +230,73 @@ def test_errors_change_nothing_and_server_keeps_serving(khanat):
     assert c.ok("GET", "STATUS", {"name": "egs"}) == {"state": "stopped"}
 
 
+# ------------------------------------------------------------ HTTP framing --
+
+def tls_socket(khanat, name="admin"):
+    appli = khanat.ca / "appli"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(str(appli / "certs/cachaincert.pem"))
+    ctx.load_cert_chain(str(appli / f"certs/{name}cert.pem"), str(appli / f"private/{name}key.pem"))
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", khanat.port), timeout=10))
+    return s, s.makefile("rb")
+
+
+def read_reply(f):
+    """(status, headers, body) of one reply from a buffered reader."""
+    status = int(f.readline().split()[1])
+    headers = {}
+    while (line := f.readline().strip()):
+        k, _, v = line.decode().partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, f.read(int(headers.get("content-length", 0)))
+
+
+def test_pipelined_chunked_and_continue(khanat):
+    s, f = tls_socket(khanat)
+    try:
+        # Two requests in one write: two replies, in order, on one connection.
+        s.sendall(b"POST /START HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+                  b'{"name": "egs"}'
+                  b"GET /STATUS HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+                  b'{"name": "egs"}')
+        assert read_reply(f)[2] == b'{"state":"started"}'
+        assert read_reply(f)[2] == b'{"state":"started"}'
+        # A chunked body.
+        s.sendall(b"POST /STOP HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\n{\"nam\r\na\r\ne\": \"egs\"}\r\n0\r\n\r\n")
+        assert read_reply(f)[2] == b'{"state":"stopped"}'
+        # Expect: 100-continue is answered before the body is sent.
+        s.sendall(b"GET /STATUS HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        assert read_reply(f)[0] == 100
+        s.sendall(b'{"name": "egs"}')
+        status, headers, body = read_reply(f)
+        assert (status, body) == (200, b'{"state":"stopped"}')
+        assert headers["connection"] == "keep-alive"
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("head,status", [
+    (b"GET /LIST HTTP/1.1\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GET /LIST HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(65)) + b"\r\n", 431),
+    (b"POST /START HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 65537\r\n\r\n", 413),
+    (b"NOT HTTP AT ALL\r\n\r\n", 400),
+])
+def test_oversized_or_malformed_heads_are_refused(khanat, head, status):
+    s, f = tls_socket(khanat)
+    try:
+        s.sendall(head)
+        got, headers, body = read_reply(f)
+        assert got == status
+        assert b"Error code: %d" % status in body
+        assert headers["connection"] == "close"
+    finally:
+        s.close()
+    assert khanat.client().ok("GET", "STATUS", {"name": "egs"}) == {"state": "stopped"}
+
+
 # --------------------------------------------------------------------- TLS --
 
 def test_tls12_and_tls13(khanat):
