@@ -35,7 +35,7 @@ constexpr uint64_t kWakeId = 1;
 // How long a refused client may go on sending (its body) before the close:
 // closing with unread bytes would reset the connection, and the peer could
 // lose the refusal that was written just before.
-constexpr int64_t kLingerMs = 2000;
+constexpr int64_t kLingerMs = 5000;
 constexpr size_t kLingerMaxBytes = 16 << 20;
 
 // The kernel's send buffer of a connection (it doubles the figure): small
