@@ -6,10 +6,13 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <thread>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace khanat {
 
@@ -114,29 +117,49 @@ bool KhanatAdapter::start(std::string* error) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-    server_ = std::make_unique<EventServer>(
-        ctx, fd, settings_.limits, [this](const FramedRequest& req, const std::string& cn) { return handle(req, cn); },
-        [](int status, const std::string& reason) {
-            HttpReply r;
-            r.status = status;
-            r.contentType = "text/html;charset=utf-8";
-            r.body = errorHtml(status, reason);
-            r.close = true;
-            return r;
-        });
-    server_->setReport([this](const std::string& what) { host_.log(scopevisor::LogLevel::Warn, what); });
-    if (!server_->start(error)) {
-        server_.reset();
+    // One event server per core (at most 4), sharing the listening socket
+    // and splitting the limits: a TLS handshake costs a millisecond of CPU
+    // on the thread that does it, and new connections should not queue
+    // behind one core. Together they keep max_connections and 8 workers.
+    const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    const unsigned n = unsigned(std::min<size_t>(cores, settings_.limits.maxConnections));
+    for (unsigned i = 0; i < n; ++i) {
+        ServerLimits limits = settings_.limits;
+        limits.maxConnections = settings_.limits.maxConnections / n + (i < settings_.limits.maxConnections % n);
+        limits.workers = std::max(1u, settings_.limits.workers / n);
+        int sfd = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (sfd < 0 || (i > 0 && SSL_CTX_up_ref(ctx) != 1)) {
+            *error = "cannot share the listening socket";
+            if (sfd >= 0 && i > 0)
+                close(sfd);
+            break;
+        }
+        auto server = std::make_unique<EventServer>(
+            ctx, sfd, limits, [this](const FramedRequest& req, const std::string& cn) { return handle(req, cn); },
+            [](int status, const std::string& reason) {
+                HttpReply r;
+                r.status = status;
+                r.contentType = "text/html;charset=utf-8";
+                r.body = errorHtml(status, reason);
+                r.close = true;
+                return r;
+            });
+        server->setReport([this](const std::string& what) { host_.log(scopevisor::LogLevel::Warn, what); });
+        if (!server->start(error))
+            break;
+        servers_.push_back(std::move(server));
+    }
+    if (servers_.size() != n) {
+        stop();
         return false;
     }
     return true;
 }
 
 void KhanatAdapter::stop() {
-    if (!server_)
-        return;
-    server_->stop();
-    server_.reset();
+    for (auto& s : servers_)
+        s->stop();
+    servers_.clear();
 }
 
 HttpReply KhanatAdapter::handle(const FramedRequest& req, const std::string& identity) {

@@ -54,7 +54,7 @@ private:
     Settings settings_;
     std::map<std::string, size_t> configOrder_;
     std::map<std::string, int64_t> logsize_;
-    std::unique_ptr<EventServer> server_;
+    std::vector<std::unique_ptr<EventServer>> servers_;
 };
 
 } // namespace khanat

@@ -130,10 +130,9 @@ bool EventServer::start(std::string* error) {
     }
     int flags = fcntl(listenFd_, F_GETFL);
     fcntl(listenFd_, F_SETFL, flags | O_NONBLOCK);
+    listen(true);
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = kListenId;
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, listenFd_, &ev);
     ev.data.u64 = kWakeId;
     epoll_ctl(epfd_, EPOLL_CTL_ADD, wakeFd_, &ev);
     for (unsigned i = 0; i < limits_.workers; ++i)
@@ -217,10 +216,7 @@ void EventServer::loop() {
         }
         if (impl_->acceptPausedUntil && nowMs() >= impl_->acceptPausedUntil) {
             impl_->acceptPausedUntil = 0;
-            epoll_event ev{};
-            ev.events = EPOLLIN;
-            ev.data.u64 = kListenId;
-            epoll_ctl(epfd_, EPOLL_CTL_MOD, listenFd_, &ev);
+            listen(true);
         }
         expire();
         reportDrops();
@@ -231,11 +227,23 @@ void EventServer::reportDrops() {
     if ((evicted_ == 0 && timedOut_ == 0) || nowMs() < nextReportMs_)
         return;
     if (report_)
-        report_(std::to_string(evicted_) + " connection(s) closed to make room (max_connections = " +
-                std::to_string(limits_.maxConnections) + ") and " + std::to_string(timedOut_) +
-                " past a deadline since the last report: idle, slow or too many clients");
+        report_(std::to_string(evicted_) + " connection(s) closed to make room (max_connections) and " +
+                std::to_string(timedOut_) + " past a deadline since the last report: idle, slow or too many clients");
     evicted_ = timedOut_ = 0;
     nextReportMs_ = nowMs() + 60000;
+}
+
+void EventServer::listen(bool on) {
+    // Several servers may share the listening socket (one per core):
+    // EPOLLEXCLUSIVE wakes one of them per new connection, not all.
+    if (!on) {
+        epoll_ctl(epfd_, EPOLL_CTL_DEL, listenFd_, nullptr);
+        return;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = kListenId;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, listenFd_, &ev);
 }
 
 void EventServer::acceptSome() {
@@ -247,9 +255,7 @@ void EventServer::acceptSome() {
                 // closed, stop accepting for a moment instead of spinning.
                 if (!evictOne()) {
                     impl_->acceptPausedUntil = nowMs() + 100;
-                    epoll_event ev{};
-                    ev.data.u64 = kListenId;
-                    epoll_ctl(epfd_, EPOLL_CTL_MOD, listenFd_, &ev);
+                    listen(false);
                     return;
                 }
                 continue;

@@ -8,7 +8,8 @@
 // costs a socket and its buffers, never a thread. Every wait has an overall
 // deadline, not a per-read one, and the number of connections is capped:
 // when full, the connection that has waited longest is closed to make room
-// for the new one.
+// for the new one. Several servers may share one listening socket (the
+// adapter runs one per core, khanat_adapter.cpp).
 #pragma once
 
 #include <atomic>
@@ -45,7 +46,8 @@ public:
     // The page for a request refused before the handler (413, 431, 400).
     using ErrorPage = std::function<HttpReply(int status, const std::string& reason)>;
 
-    // Takes ownership of ctx and of the listening socket.
+    // Takes ownership of ctx (one reference) and of the listening socket,
+    // which may be a dup() of another server's: each accepts in turn.
     EventServer(SSL_CTX* ctx, int listenFd, ServerLimits limits, Handler handler, ErrorPage errorPage);
     ~EventServer();
     EventServer(const EventServer&) = delete;
@@ -74,6 +76,7 @@ private:
 
     void loop();
     void work();
+    void listen(bool on);
     void acceptSome();
     void advance(Conn& c);
     void handshake(Conn& c);

@@ -201,7 +201,7 @@ def test_idle_and_slow_connections_do_not_starve_a_client(tmp_path, ca):
         print(f"START under attack: {(time.monotonic() - t0) * 1000:.0f} ms", file=sys.stderr)
         assert d.client().ok("GET", "STATUS", {"name": "egs"}) == {"state": "started"}
         assert d.fd_count() < 1024
-        assert "closed to make room (max_connections = 512)" in d.output()
+        assert "closed to make room (max_connections)" in d.output()
         d.assert_bounded()
     finally:
         for s in (slow_tls, slow_tcp):
