@@ -48,22 +48,6 @@ constexpr int kSendBufferBytes = 64 * 1024;
 // thread from the established ones.
 constexpr int kAcceptBurst = 64;
 
-const char* reasonPhrase(int status) {
-    switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-    }
-}
-
 void quickAck(int fd) {
     int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
@@ -440,7 +424,7 @@ void EventServer::readRequest(Conn& c) {
                 // after the delayed-ACK timer.
                 quickAck(c.fd);
                 if (c.framer.request().expectContinue) {
-                    c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+                    c.out += continueHead();
                     bool blocked = false;
                     if (!flush(c, &blocked))
                         return close(c);
@@ -504,12 +488,7 @@ void EventServer::startReply(Conn& c, HttpReply reply, bool headOnly, bool keepA
     c.closeAfter = reply.close || !keepAlive || linger;
     c.lingerAfter = linger;
     c.afterSent = std::move(reply.afterSent);
-    std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " + reasonPhrase(reply.status) + "\r\n";
-    head += "Server: scopevisor-khanat\r\n";
-    head += "Content-Type: " + reply.contentType + "\r\n";
-    head += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
-    head += c.closeAfter ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
-    c.out += head;
+    c.out += responseHead(reply.status, reply.contentType, reply.body.size(), c.closeAfter);
     if (!headOnly)
         c.out += reply.body;
     c.phase = Phase::Writing;

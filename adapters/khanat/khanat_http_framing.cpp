@@ -13,7 +13,34 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
+const char* reasonPhrase(int status) {
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
 } // namespace
+
+std::string responseHead(int status, std::string_view contentType, size_t contentLength, bool close) {
+    std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) + "\r\n";
+    head += "Server: scopevisor-khanat\r\n";
+    head += "Content-Type: " + std::string(contentType) + "\r\n";
+    head += "Content-Length: " + std::to_string(contentLength) + "\r\n";
+    head += close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
+    return head;
+}
+
+std::string continueHead() { return "HTTP/1.1 100 Continue\r\n\r\n"; }
 
 RequestFramer::RequestFramer(FramingLimits limits) : limits_(limits) { reset(); }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// Frames HTTP/1.x requests out of a connection's decrypted bytes with
+// Frames HTTP/1.x requests (and writes the heads of replies) out of a connection's decrypted bytes with
 // nodejs's http-parser (Debian's libhttp-parser), within limits checked as
 // the bytes arrive: the head (request line and headers) in bytes and in
 // header count, and the body in bytes, so that nothing over a limit is ever
@@ -85,5 +85,11 @@ private:
     int refusal_ = 0;
     std::string reason_;
 };
+
+// The head of a reply: status line, Content-Type, Content-Length and
+// Connection (keep-alive or close).
+std::string responseHead(int status, std::string_view contentType, size_t contentLength, bool close);
+// "HTTP/1.1 100 Continue", for a client that asked before sending its body.
+std::string continueHead();
 
 } // namespace khanat

@@ -129,6 +129,14 @@ TEST(KhanatFraming, HeadLimits) {
     }
 }
 
+TEST(KhanatFraming, ResponseHead) {
+    EXPECT_EQ(responseHead(413, "text/html;charset=utf-8", 12, true),
+              "HTTP/1.1 413 Payload Too Large\r\nServer: scopevisor-khanat\r\nContent-Type: text/html;charset=utf-8\r\n"
+              "Content-Length: 12\r\nConnection: close\r\n\r\n");
+    EXPECT_NE(responseHead(200, "application/json", 2, false).find("Connection: keep-alive\r\n\r\n"), std::string::npos);
+    EXPECT_EQ(continueHead(), "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
 TEST(KhanatRequest, BodyBoundedInSizeAndDepth) {
     HttpInput in;
     in.method = "POST";
