@@ -21,7 +21,7 @@ struct ServerLimits {
     size_t maxConnections = 512;
     std::chrono::milliseconds handshakeTimeout{10000}; // accept to the end of the TLS handshake
     std::chrono::milliseconds requestTimeout{10000};   // first byte of a request to its last
-    std::chrono::milliseconds idleTimeout{5000};       // keep-alive pause between requests
+    std::chrono::milliseconds idleTimeout{5000};       // handshake to first request, and between requests
     std::chrono::milliseconds writeTimeout{10000};     // a whole reply
     unsigned workers = 8;
 };
