@@ -6,10 +6,11 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <thread>
 
-#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,11 +23,6 @@ using scopevisor::Status;
 using scopevisor::Verb;
 
 namespace {
-
-// Markers the pre-routing step leaves for the handler. A client's own
-// headers of these names are removed first.
-constexpr const char* kWasGet = "X-Scopevisor-Khanat-Was-Get";
-constexpr const char* kNoBody = "X-Scopevisor-Khanat-No-Body";
 
 // A Control answer, waited for from an HTTP thread. The engine always
 // answers; the limit only keeps a wedged request from holding a thread forever.
@@ -77,17 +73,6 @@ Reply engineError(const scopevisor::Error& e) {
 
 } // namespace
 
-// cpp-httplib's SSL server, serving on a socket made elsewhere (bound by
-// openListener, or handed over by systemd).
-class HttpsServer final : public httplib::SSLServer {
-public:
-    using httplib::SSLServer::SSLServer;
-    bool serve(int fd) {
-        svr_sock_ = fd;
-        return listen_after_bind();
-    }
-};
-
 KhanatAdapter::KhanatAdapter(scopevisor::AdapterHost& host, Settings settings)
     : host_(host), settings_(std::move(settings)) {
     for (size_t i = 0; i < settings_.khanat.programs.size(); ++i) {
@@ -100,10 +85,10 @@ KhanatAdapter::~KhanatAdapter() { stop(); }
 
 bool KhanatAdapter::start(std::string* error) {
     std::string tlsError;
-    server_ = std::make_unique<HttpsServer>([&](SSL_CTX& ctx) { return setupServerContext(ctx, settings_.tls, &tlsError); });
-    if (!server_->is_valid()) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx || !setupServerContext(*ctx, settings_.tls, &tlsError)) {
+        SSL_CTX_free(ctx);
         *error = tlsError.empty() ? "cannot create the TLS context" : tlsError;
-        server_.reset();
         return false;
     }
     int fd = host_.takeListenFd("khanat");
@@ -114,105 +99,94 @@ bool KhanatAdapter::start(std::string* error) {
     } else {
         fd = openListener(settings_.address, settings_.port, &port, error);
         if (fd < 0) {
-            server_.reset();
+            SSL_CTX_free(ctx);
             return false;
         }
         host_.log(scopevisor::LogLevel::Info,
                   "HTTPS on " + (settings_.address.empty() ? std::string("*") : settings_.address) + ":" +
                       std::to_string(port) + " (TLS 1.2/1.3, client certificate required)");
     }
+    // Every client has a certificate of ca_cert, but a CN that [access]
+    // does not list gets default_role: say so when that opens the API to
+    // anyone with such a certificate beyond this machine.
+    scopevisor::warnIfOpenToAnonymous(host_, fd, "the Khanat HTTPS listener (port " + std::to_string(port) + ")",
+                                      "[adapter:khanat] default_role");
     // Headers and body are separate writes: without TCP_NODELAY every reply
     // would wait for the client's delayed ACK (~40 ms). Accepted sockets
     // inherit the option from the listening one on Linux.
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    server_->set_tcp_nodelay(true);
 
-    server_->set_pre_routing_handler([](const httplib::Request& creq, httplib::Response&) {
-        // cpp-httplib reads a body only for POST/PUT/PATCH/DELETE, but
-        // client.py sends its JSON on GET too: let such a GET be read as a
-        // POST and remember what it was. A POST without any length gets an
-        // explicit empty body instead of a read until the timeout. (The
-        // Request is a non-const object inside cpp-httplib; only this
-        // handler's signature is const.)
-        auto& req = const_cast<httplib::Request&>(creq);
-        // client.py writes its headers and its body separately on a socket
-        // without TCP_NODELAY, so the body waits until the headers are
-        // ACKed; acknowledge them now rather than after the delayed-ACK
-        // timer (~40 ms per request).
-        if (req.ssl) {
-            int on = 1;
-            setsockopt(SSL_get_fd(req.ssl), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+    // One event server per core (at most 4), sharing the listening socket
+    // and splitting the limits: a TLS handshake costs a millisecond of CPU
+    // on the thread that does it, and new connections should not queue
+    // behind one core. Together they keep max_connections and 8 workers.
+    const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    const unsigned n = unsigned(std::min<size_t>(cores, settings_.limits.maxConnections));
+    for (unsigned i = 0; i < n; ++i) {
+        ServerLimits limits = settings_.limits;
+        limits.maxConnections = settings_.limits.maxConnections / n + (i < settings_.limits.maxConnections % n);
+        limits.workers = std::max(1u, settings_.limits.workers / n);
+        int sfd = i == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (sfd < 0 || (i > 0 && SSL_CTX_up_ref(ctx) != 1)) {
+            *error = "cannot share the listening socket";
+            if (sfd >= 0 && i > 0)
+                close(sfd);
+            break;
         }
-        req.headers.erase(kWasGet);
-        req.headers.erase(kNoBody);
-        const bool hasBody = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
-        if (req.method == "GET" && hasBody) {
-            req.method = "POST";
-            req.set_header(kWasGet, "1");
-        } else if (req.method == "POST" && !hasBody) {
-            req.set_header("Content-Length", "0");
-            req.set_header(kNoBody, "1");
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-    });
-    auto h = [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); };
-    server_->Get(".*", h);
-    server_->Post(".*", h);
-    server_->Put(".*", h);
-    server_->Patch(".*", h);
-    server_->Delete(".*", h);
-    server_->Options(".*", h);
-
-    thread_ = std::thread([this, fd] {
-        if (!server_->serve(fd))
-            host_.log(scopevisor::LogLevel::Error, "the HTTPS listener stopped unexpectedly");
-    });
-    // stop() only works on a running server: wait until it is.
-    for (int i = 0; i < 5000 && !server_->is_running(); ++i)
-        usleep(1000);
+        auto server = std::make_unique<EventServer>(
+            ctx, sfd, limits, [this](const FramedRequest& req, const std::string& cn) { return handle(req, cn); },
+            [](int status, const std::string& reason) {
+                HttpReply r;
+                r.status = status;
+                r.contentType = "text/html;charset=utf-8";
+                r.body = errorHtml(status, reason);
+                r.close = true;
+                return r;
+            });
+        server->setReport([this](const std::string& what) { host_.log(scopevisor::LogLevel::Warn, what); });
+        if (!server->start(error))
+            break;
+        servers_.push_back(std::move(server));
+    }
+    if (servers_.size() != n) {
+        stop();
+        return false;
+    }
     return true;
 }
 
 void KhanatAdapter::stop() {
-    if (!server_)
-        return;
-    server_->stop();
-    if (thread_.joinable())
-        thread_.join();
-    server_.reset();
+    for (auto& s : servers_)
+        s->stop();
+    servers_.clear();
 }
 
-void KhanatAdapter::handle(const httplib::Request& req, httplib::Response& res) {
+HttpReply KhanatAdapter::handle(const FramedRequest& req, const std::string& identity) {
     HttpInput in;
-    in.method = req.has_header(kWasGet) ? std::string_view("GET") : std::string_view(req.method);
+    in.method = req.method;
     in.path = req.path;
-    std::string ct;
-    if (req.has_header("Content-Type")) {
-        ct = req.get_header_value("Content-Type");
-        in.contentType = ct;
-    }
-    in.hasBody = !req.has_header(kNoBody) && (req.has_header("Content-Length") || req.has_header("Transfer-Encoding"));
+    if (req.contentType)
+        in.contentType = *req.contentType;
+    in.hasBody = req.hasBody;
     in.body = req.body;
+    in.maxBodyBytes = settings_.limits.framing.maxBodyBytes;
     ParseResult pr = parseRequest(in);
     Reply rep;
     if (!pr.request)
         rep = error(pr.error.status, pr.error.message);
     else
-        rep = execute(*pr.request, peerCommonName(req.ssl));
-    res.status = rep.status;
-    const char* type = rep.json ? "application/json" : "text/html;charset=utf-8";
-    if (!rep.shutdownAfter) {
-        res.set_content(rep.body, type);
-        return;
+        rep = execute(*pr.request, identity);
+    HttpReply out;
+    out.status = rep.status;
+    out.contentType = rep.json ? "application/json" : "text/html;charset=utf-8";
+    out.body = std::move(rep.body);
+    if (rep.shutdownAfter) {
+        // Ask the daemon to exit only once the reply has been written.
+        out.close = true;
+        out.afterSent = [this] { host_.control().shutdown([](Status) {}); };
     }
-    // Ask the daemon to exit only once the reply has been written.
-    auto body = std::make_shared<std::string>(std::move(rep.body));
-    res.set_header("Connection", "close");
-    res.set_content_provider(
-        body->size(), type,
-        [body](size_t off, size_t len, httplib::DataSink& sink) { return sink.write(body->data() + off, len); },
-        [this](bool) { host_.control().shutdown([](Status) {}); });
+    return out;
 }
 
 Reply KhanatAdapter::execute(const Request& r, const std::string& identity) {
@@ -220,11 +194,17 @@ Reply KhanatAdapter::execute(const Request& r, const std::string& identity) {
     const scopevisor::Role role = host_.roleFor(identity);
     if (!scopevisor::roleAllows(role, verb)) {
         std::string who = identity.empty() ? std::string("a client without CN") : "'" + identity + "'";
+        // A CN with no role at all is most likely one nobody listed yet:
+        // name the keys that would give it one.
+        std::string hint;
+        if (role == scopevisor::Role::None)
+            hint = " (set [access] khanat:" + (identity.empty() ? std::string("<CN>") : identity) +
+                   " = <role>, or [adapter:khanat] default_role)";
         host_.log(scopevisor::LogLevel::Warn, std::string("refused ") + commandName(r.command) + " to " + who +
                                                   " (role " + scopevisor::roleName(role) + ", needs " +
-                                                  scopevisor::verbName(verb) + ")");
+                                                  scopevisor::verbName(verb) + ")" + hint);
         return error(403, std::string("Forbidden: role ") + scopevisor::roleName(role) + " may not " +
-                              scopevisor::verbName(verb));
+                              scopevisor::verbName(verb) + hint);
     }
     switch (r.command) {
     case Command::List: return list();

@@ -1,28 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The Khanat adapter: an HTTPS server (cpp-httplib, OpenSSL) that answers
-// client.py's requests with Control API calls. The client certificate's CN
+// The Khanat adapter: an HTTPS server (khanat_event_server.h, OpenSSL) that
+// answers client.py's requests with Control API calls. The client certificate's CN
 // is the identity; [access] khanat:<CN> gives its role.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "khanat_event_server.h"
 #include "khanat_request.h"
 #include "khanat_settings.h"
 #include "scopevisor/adapter.h"
 
-namespace httplib {
-struct Request;
-struct Response;
-} // namespace httplib
-
 namespace khanat {
-
-class HttpsServer;
 
 // What one handled request produced: status, content type, body.
 struct Reply {
@@ -43,7 +36,7 @@ public:
     Reply execute(const Request& r, const std::string& identity);
 
 private:
-    void handle(const httplib::Request& req, httplib::Response& res);
+    HttpReply handle(const FramedRequest& req, const std::string& identity);
     // Program names in Khanat's order: khaganat.cfg's sections first, as in
     // the file, then every other program of the daemon.
     std::vector<scopevisor::ProgramInfo> programsInOrder();
@@ -61,8 +54,7 @@ private:
     Settings settings_;
     std::map<std::string, size_t> configOrder_;
     std::map<std::string, int64_t> logsize_;
-    std::unique_ptr<HttpsServer> server_;
-    std::thread thread_;
+    std::vector<std::unique_ptr<EventServer>> servers_;
 };
 
 } // namespace khanat

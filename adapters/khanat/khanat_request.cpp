@@ -9,6 +9,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "scopevisor/bounded_json.h"
+
 namespace khanat {
 namespace {
 
@@ -174,10 +176,19 @@ ParseResult parseRequest(const HttpInput& in) {
     if (in.body.empty()) {
         doc.SetObject(); // no body at all, or Content-length: 0: no arguments
     } else {
-        // As json.loads: valid UTF-8, one value, nothing but blanks after it.
-        doc.Parse<rapidjson::kParseValidateEncodingFlag>(in.body.data(), in.body.size());
-        if (doc.HasParseError())
-            return fail(400, "Impossible to decode the JSON body");
+        // As json.loads: valid UTF-8, one value, nothing but blanks after
+        // it; and within bounds, parsed without recursion, so that no body
+        // can exhaust the stack or the memory.
+        std::string why;
+        const scopevisor::JsonLimits limits{in.maxBodyBytes, kMaxJsonDepth};
+        if (!scopevisor::parseBoundedJson<rapidjson::kParseValidateEncodingFlag>(in.body, doc, &why, limits)) {
+            if (in.body.size() > in.maxBodyBytes)
+                return fail(413, "Request body of " + std::to_string(in.body.size()) +
+                                     " bytes is over the limit of " + std::to_string(in.maxBodyBytes) + " bytes");
+            if (doc.HasParseError())
+                return fail(400, "Impossible to decode the JSON body");
+            return fail(400, "Impossible to decode the JSON body: " + why);
+        }
         if (!doc.IsObject())
             return fail(400, "The JSON body must be an object");
     }
@@ -256,6 +267,8 @@ std::string errorHtml(int status, std::string_view message) {
     case 400: explain = "Bad request syntax or unsupported method."; break;
     case 403: explain = "Request forbidden -- authorization will not help."; break;
     case 404: explain = "Nothing matches the given URI."; break;
+    case 413: explain = "Entity is too large."; break;
+    case 431: explain = "The server refused this request because the request header fields are too large."; break;
     case 500: explain = "Server got itself in trouble."; break;
     case 501: explain = "Server does not support this operation."; break;
     case 503: explain = "The server cannot process the request due to a high load."; break;

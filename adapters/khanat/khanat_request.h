@@ -33,6 +33,11 @@ struct RequestError {
     std::string message;
 };
 
+// Request bodies are small JSON objects: 64 KiB and 64 levels of nesting
+// are far more than any command needs.
+constexpr size_t kDefaultMaxBodyBytes = 64 * 1024;
+constexpr unsigned kMaxJsonDepth = 64;
+
 // What the HTTP layer saw of one request.
 struct HttpInput {
     std::string_view method;                 // "GET", "POST", ...
@@ -40,6 +45,7 @@ struct HttpInput {
     std::optional<std::string_view> contentType;
     bool hasBody = false;                    // Content-Length (or chunked) present
     std::string_view body;
+    size_t maxBodyBytes = kDefaultMaxBodyBytes; // over it: 413
 };
 
 // Either a request or the error the original gave for it (400 for a bad

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "khanat_settings.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -28,6 +29,31 @@ bool parsePort(const std::string& v, int* port) {
     if (p > 65535)
         return false;
     *port = p;
+    return true;
+}
+
+// A size in bytes: "65536", "64KB", "1MB" (supervisord's suffixes).
+bool parseSize(const std::string& v, size_t lo, size_t hi, size_t* out) {
+    size_t digits = v.find_first_not_of("0123456789");
+    std::string num = v.substr(0, digits), unit = digits == std::string::npos ? "" : v.substr(digits);
+    if (num.empty() || num.size() > 9)
+        return false;
+    size_t mult = unit.empty() ? 1 : unit == "KB" ? 1024 : unit == "MB" ? 1024 * 1024 : 0;
+    if (mult == 0)
+        return false;
+    size_t n = size_t(std::atoll(num.c_str())) * mult;
+    if (n < lo || n > hi)
+        return false;
+    *out = n;
+    return true;
+}
+
+// Whole seconds, 1 to 3600.
+bool parseSeconds(const std::string& v, std::chrono::milliseconds* out) {
+    size_t n = 0;
+    if (v.find_first_not_of("0123456789") != std::string::npos || !parseSize(v, 1, 3600, &n))
+        return false;
+    *out = std::chrono::seconds(n);
     return true;
 }
 
@@ -71,11 +97,38 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, bool needTls, Settings* 
                 *error = where(st) + "expected yes or no, not '" + st.value + "'";
                 return false;
             }
+        } else if (k == "max_body_size") {
+            if (!parseSize(st.value, 2, 64 << 20, &s.limits.framing.maxBodyBytes)) {
+                *error = where(st) + "expected a size from 2 bytes to 64MB, not '" + st.value + "'";
+                return false;
+            }
+        } else if (k == "max_header_size") {
+            if (!parseSize(st.value, 1024, 1 << 20, &s.limits.framing.maxHeadBytes)) {
+                *error = where(st) + "expected a size from 1KB to 1MB, not '" + st.value + "'";
+                return false;
+            }
+        } else if (k == "max_connections") {
+            if (st.value.find_first_not_of("0123456789") != std::string::npos ||
+                !parseSize(st.value, 1, 100000, &s.limits.maxConnections)) {
+                *error = where(st) + "expected a number from 1 to 100000, not '" + st.value + "'";
+                return false;
+            }
+        } else if (k == "handshake_timeout" || k == "request_timeout" || k == "idle_timeout" ||
+                   k == "write_timeout") {
+            auto& target = k == "handshake_timeout" ? s.limits.handshakeTimeout
+                           : k == "request_timeout" ? s.limits.requestTimeout
+                           : k == "idle_timeout"    ? s.limits.idleTimeout
+                                                    : s.limits.writeTimeout;
+            if (!parseSeconds(st.value, &target)) {
+                *error = where(st) + "expected whole seconds from 1 to 3600, not '" + st.value + "'";
+                return false;
+            }
         } else if (k == "default_role" || k == "required" || k == "enabled") {
             // the daemon's keys
         } else {
             *error = where(st) + "unknown key (known: port, address, keyfile, certfile, ca_cert, config, "
-                                 "launch_program, default_role, required, enabled)";
+                                 "launch_program, max_body_size, max_header_size, max_connections, handshake_timeout, "
+                                 "request_timeout, idle_timeout, write_timeout, default_role, required, enabled)";
             return false;
         }
     }

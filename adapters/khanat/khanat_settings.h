@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "khanat_config.h"
+#include "khanat_limits.h"
 #include "khanat_tls.h"
 #include "scopevisor/adapter.h"
 
@@ -20,6 +21,7 @@ struct Settings {
     std::string config;       // khaganat.cfg to import, "" = none
     bool launchProgram = false; // manage.py --launch-program: start the imported programs
     KhanatFile khanat;        // the imported file (empty without `config`)
+    ServerLimits limits;      // max_body_size, max_header_size, max_connections, *_timeout
 };
 
 // Reads and checks the keys; relative paths are taken from the directory of

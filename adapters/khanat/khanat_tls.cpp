@@ -53,6 +53,15 @@ bool setupServerContext(SSL_CTX& ctx, const TlsFiles& f, std::string* error) {
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(f.caCert.c_str()))
         SSL_CTX_set_client_CA_list(&ctx, names);
     SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    // Sessions resumed by a client carry the verified certificate: they
+    // need an id context of their own.
+    static const unsigned char kSessionContext[] = "scopevisor-khanat";
+    SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
+    // Non-blocking sockets (khanat_event_server.cpp): a reply goes out in
+    // as many writes as the peer allows, and an idle connection gives its
+    // read and write buffers back.
+    SSL_CTX_set_mode(&ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                               SSL_MODE_RELEASE_BUFFERS);
     return true;
 }
 

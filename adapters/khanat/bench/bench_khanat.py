@@ -87,7 +87,7 @@ with tempfile.TemporaryDirectory() as d:
         f"[config]\nport = {port}\nkeyfile = {appli}/private/serverkey.pem\n"
         f"certfile = {appli}/certs/servercert.pem\nca_cert = {appli}/certs/cachaincert.pem\n" + progs)
     daemon = Daemon(tmp, f"[adapter:khanat]\nconfig = {tmp / 'khaganat.cfg'}\naddress = 127.0.0.1\n"
-                         "launch_program = yes\n")
+                         "launch_program = yes\n[access]\nkhanat:client = viewer\n")
     try:
         daemon.ready(60)
         client = Client(ca, "client", port)

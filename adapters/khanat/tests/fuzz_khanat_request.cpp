@@ -33,6 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     hi.hasBody = !body.empty();
     hi.body = body;
     khanat::ParseResult r = khanat::parseRequest(hi);
+    // An oversized body is refused as such, whatever it holds.
+    if (body.size() > hi.maxBodyBytes && !(hi.contentType && r.error.status == 413) && r.request)
+        std::abort();
     if (r.request) {
         if (r.request->name.empty() && khanat::takesName(r.request->command))
             std::abort(); // a name command must carry a name

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from khanat_client import Client, Daemon, free_port, have, make_certs, wait_for  # noqa: E402
 
-ROLES = {"viewer": "viewer", "logger": "log-reader", "operator": "operator"}
+ROLES = {"admin": "admin", "viewer": "viewer", "logger": "log-reader", "operator": "operator"}
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +230,73 @@ def test_errors_change_nothing_and_server_keeps_serving(khanat):
     assert c.ok("GET", "STATUS", {"name": "egs"}) == {"state": "stopped"}
 
 
+# ------------------------------------------------------------ HTTP framing --
+
+def tls_socket(khanat, name="admin"):
+    appli = khanat.ca / "appli"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(str(appli / "certs/cachaincert.pem"))
+    ctx.load_cert_chain(str(appli / f"certs/{name}cert.pem"), str(appli / f"private/{name}key.pem"))
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", khanat.port), timeout=10))
+    return s, s.makefile("rb")
+
+
+def read_reply(f):
+    """(status, headers, body) of one reply from a buffered reader."""
+    status = int(f.readline().split()[1])
+    headers = {}
+    while (line := f.readline().strip()):
+        k, _, v = line.decode().partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, f.read(int(headers.get("content-length", 0)))
+
+
+def test_pipelined_chunked_and_continue(khanat):
+    s, f = tls_socket(khanat)
+    try:
+        # Two requests in one write: two replies, in order, on one connection.
+        s.sendall(b"POST /START HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+                  b'{"name": "egs"}'
+                  b"GET /STATUS HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+                  b'{"name": "egs"}')
+        assert read_reply(f)[2] == b'{"state":"started"}'
+        assert read_reply(f)[2] == b'{"state":"started"}'
+        # A chunked body.
+        s.sendall(b"POST /STOP HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\n{\"nam\r\na\r\ne\": \"egs\"}\r\n0\r\n\r\n")
+        assert read_reply(f)[2] == b'{"state":"stopped"}'
+        # Expect: 100-continue is answered before the body is sent.
+        s.sendall(b"GET /STATUS HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 15\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        assert read_reply(f)[0] == 100
+        s.sendall(b'{"name": "egs"}')
+        status, headers, body = read_reply(f)
+        assert (status, body) == (200, b'{"state":"stopped"}')
+        assert headers["connection"] == "keep-alive"
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("head,status", [
+    (b"GET /LIST HTTP/1.1\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GET /LIST HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(65)) + b"\r\n", 431),
+    (b"POST /START HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 65537\r\n\r\n", 413),
+    (b"NOT HTTP AT ALL\r\n\r\n", 400),
+])
+def test_oversized_or_malformed_heads_are_refused(khanat, head, status):
+    s, f = tls_socket(khanat)
+    try:
+        s.sendall(head)
+        got, headers, body = read_reply(f)
+        assert got == status
+        assert b"Error code: %d" % status in body
+        assert headers["connection"] == "close"
+    finally:
+        s.close()
+    assert khanat.client().ok("GET", "STATUS", {"name": "egs"}) == {"state": "stopped"}
+
+
 # --------------------------------------------------------------------- TLS --
 
 def test_tls12_and_tls13(khanat):
@@ -296,8 +363,31 @@ def test_log_reader_and_operator(khanat):
     assert op.call("POST", "SHUTDOWN")[0] == 403
     assert op.ok("GET", "STATUS", {"name": "egs"}) == {"state": "started"}
     assert khanat.proc.poll() is None
-    # An identity not in [access] gets default_role (admin by default).
-    assert khanat.client("stranger").ok("POST", "STOP", {"name": "egs"}) == {"state": "stopped"}
+    # An identity not in [access] gets default_role, empty by default: refused,
+    # with the keys that would let it in.
+    status, page = khanat.client("stranger").call("POST", "STOP", {"name": "egs"})
+    assert status == 403
+    assert "[access] khanat:stranger = &lt;role&gt;, or [adapter:khanat] default_role" in page
+    assert op.ok("GET", "STATUS", {"name": "egs"}) == {"state": "started"}
+
+
+def test_default_role_gives_unlisted_identities_a_role(tmp_path, certs):
+    ca, _ = certs
+    port = free_port()
+    cfg = write_khanat(tmp_path, ca, port)
+    # Every interface (the client still comes over loopback): the daemon
+    # warns that anyone with a certificate of ca_cert is an operator.
+    d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\naddress =\ndefault_role = operator\n")
+    try:
+        d.ready()
+        c = Client(ca, "stranger", port)
+        assert c.ok("POST", "START", {"name": "egs"}) == {"state": "started"}
+        assert c.call("POST", "SHUTDOWN")[0] == 403
+        assert d.proc.poll() is None
+        assert "CRIT: the Khanat HTTPS listener" in d.output()
+        assert "[adapter:khanat] default_role gives anonymous and unlisted clients the role operator" in d.output()
+    finally:
+        d.stop()
 
 
 def test_default_role_empty_refuses_strangers(tmp_path, certs):
@@ -358,7 +448,7 @@ def test_launch_program_and_config_keys(tmp_path, certs):
     port = free_port()
     cfg = write_khanat(tmp_path, ca, 1)  # the adapter's own port wins over [config]
     d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\nport = {port}\naddress = 127.0.0.1\n"
-                         "launch_program = yes\n")
+                         "launch_program = yes\n[access]\nkhanat:admin = admin\n")
     try:
         d.ready()
         c = Client(ca, "admin", port)
@@ -387,7 +477,7 @@ def test_socket_activation(tmp_path, certs):
     lsock.listen(16)
     port = lsock.getsockname()[1]
     cfg = write_khanat(tmp_path, ca, 1)
-    d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\n",
+    d = Daemon(tmp_path, f"[adapter:khanat]\nconfig = {cfg}\n[access]\nkhanat:admin = admin\n",
                env_extra={"LISTEN_FDS": "1", "LISTEN_FDNAMES": "khanat"}, pass_fd=lsock.fileno())
     try:
         d.ready()
