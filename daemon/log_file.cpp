@@ -66,10 +66,16 @@ bool LogFile::openFlags(int extraFlags, std::string* err) {
     const int fd = ::open(path_.c_str(), flags | extraFlags, 0640);
     if (fd < 0) {
         const int e = errno;
-        if (e == ELOOP) {
+        struct stat st;
+        if (e == ELOOP || e == ENXIO) {
+            // ENXIO: a FIFO without a reader (or a socket). Say what is there.
             lastErrno_ = e;
-            if (err)
+            if (err && e == ELOOP)
                 *err = path_ + ": is a symbolic link, not followed for a log file";
+            else if (err && ::lstat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+                *err = path_ + ": is " + std::string(kindOf(st.st_mode)) + ", not a file to write a log to";
+            else if (err)
+                *err = path_ + ": " + std::strerror(e);
             return false;
         }
         return fail(e, path_, err);

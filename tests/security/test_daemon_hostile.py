@@ -38,18 +38,28 @@ def read(path):
         return ""
 
 
+def start_victim_and_witness(tmp_path, planted):
+    """A daemon whose program 'victim' logs to the planted path and whose
+    later program 'witness' logs "alive" to a file of its own: once that is
+    written, the daemon got past the victim's log file."""
+    alive = tmp_path / "alive.log"
+    config = program("victim", "/bin/echo overwritten", stdout_logfile=planted, priority=1) + program(
+        "witness", "/bin/echo alive", stdout_logfile=alive, priority=2
+    )
+    daemon = Daemon(tmp_path, config)
+    if not wait_for(lambda: "alive" in read(alive), 15):
+        daemon.stop()
+        pytest.fail("the daemon did not get past the planted log file:\n" + daemon.output())
+    return daemon
+
+
 def test_a_symlink_at_a_log_path_is_not_followed(tmp_path):
     target = tmp_path / "precious"
     target.write_text("keep me\n")
     link = tmp_path / "planted.log"
     link.symlink_to(target)
-    alive = tmp_path / "alive.log"
-    config = program("victim", "/bin/echo overwritten", stdout_logfile=link, priority=1) + program(
-        "witness", "/bin/echo alive", stdout_logfile=alive, priority=2
-    )
-    daemon = Daemon(tmp_path, config)
+    daemon = start_victim_and_witness(tmp_path, link)
     try:
-        assert wait_for(lambda: "alive" in read(alive), 15), daemon.output()
         assert wait_for(lambda: "cannot open log file for victim" in daemon.output(), 5), daemon.output()
         out = daemon.output()
         assert str(link) in out and "symbolic link" in out, out
@@ -63,16 +73,11 @@ def test_a_symlink_at_a_log_path_is_not_followed(tmp_path):
 def test_a_fifo_at_a_log_path_does_not_hang_the_daemon(tmp_path):
     fifo = tmp_path / "planted.log"
     os.mkfifo(fifo)
-    alive = tmp_path / "alive.log"
-    config = program("victim", "/bin/echo lost", stdout_logfile=fifo, priority=1) + program(
-        "witness", "/bin/echo alive", stdout_logfile=alive, priority=2
-    )
-    daemon = Daemon(tmp_path, config)
+    # The old daemon waited in open() for a reader that never came.
+    daemon = start_victim_and_witness(tmp_path, fifo)
     try:
-        # The old daemon waited in open() for a reader that never came.
-        assert wait_for(lambda: "alive" in read(alive), 15), daemon.output()
         out = daemon.output()
-        assert f"cannot open log file for victim: {fifo}" in out, out
+        assert f"cannot open log file for victim: {fifo}: is a FIFO" in out, out
         assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
         daemon.assert_bounded()
     finally:
