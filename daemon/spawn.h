@@ -53,6 +53,9 @@ struct Forked {
 // left behind; failures inside the child come through errorFd.
 // With `zygote`, a child that does not share the daemon's memory (held) is
 // made by that spawner process (spawn_zygote.h) rather than by fork().
+// The child's environment is spec.env, plus, with spec.user, the user's
+// HOME, USER, LOGNAME and SHELL where spec.env has none (spawn_env.h); its
+// soft RLIMIT_NOFILE is the one the daemon started with (spawn.cpp).
 Result<Forked> forkChild(const SpawnSpec& spec, bool hold, SpawnZygote* zygote = nullptr);
 
 // Let a held child go on to exec, and close releaseFd. Closing releaseFd
