@@ -201,7 +201,7 @@ TEST_F(LogFileTest, ASymlinkAtThePathIsNotFollowed) {
     EXPECT_EQ(f.lastError(), ELOOP);
     f.write("output\n");
     EXPECT_FALSE(f.isOpen());
-    EXPECT_TRUE(f.clear() == false);
+    EXPECT_FALSE(f.clear());
     EXPECT_TRUE(fs::is_symlink(path_)); // not deleted either: lstat
     EXPECT_EQ(slurp(target), "keep me\n");
 }
