@@ -139,13 +139,9 @@ void environmentDefaults(DaemonConfig& d, const LoadContext& ctx)
         const auto it = ctx.env.find(name);
         return it == ctx.env.end() ? std::string() : it->second;
     };
-    // Python's tempfile.gettempdir(), minus its writability probing.
-    d.childlogdir = "/tmp";
-    for (const char* v : {"TMPDIR", "TEMP", "TMP"})
-        if (!env(v).empty()) {
-            d.childlogdir = env(v);
-            break;
-        }
+    // childlogdir stays empty unless set: the engine puts AUTO log files
+    // under the state directory then (Engine::childLogDir), not in a
+    // world-writable /tmp where anyone can plant a file at the name.
     if (ctx.euid == 0)
         d.stateDir = "/var/lib/scopevisor";
     else if (!env("XDG_STATE_HOME").empty() && env("XDG_STATE_HOME")[0] == '/')
@@ -182,7 +178,7 @@ void readDaemonKeys(SectionReader& r, DaemonConfig& d, const LoadContext& ctx, b
     d.minprocs = int(r.integer("minprocs", d.minprocs, 0, INT_MAX));
     d.nocleanup = r.boolean("nocleanup", d.nocleanup);
     path("childlogdir", d.childlogdir);
-    d.user = r.get("user", d.user);
+    d.user = std::string(trim(r.get("user", d.user)));
     path("directory", d.directory);
     d.stripAnsi = r.boolean("strip_ansi", d.stripAnsi);
     d.identifier = r.get("identifier", d.identifier);

@@ -143,9 +143,9 @@ struct DaemonConfig {
     int minfds = 1024;
     int minprocs = 200;
     bool nocleanup = false;
-    std::string childlogdir;    // default: $TMPDIR or /tmp
-    std::string user;
-    std::string directory;
+    std::string childlogdir;    // empty: <state_dir>/logs (Engine::childLogDir)
+    std::string user;           // the default user= of the programs
+    std::string directory;      // the daemon's working directory (main.cpp)
     bool stripAnsi = false;
     std::vector<std::pair<std::string, std::string>> environment;
     std::string identifier = "supervisor";

@@ -140,7 +140,9 @@ ProcessConfig readProcess(SectionReader& r, const Program& p, const std::string&
     pc.killasgroup = r.boolean("killasgroup", pc.stopasgroup);
     if (pc.stopasgroup && !pc.killasgroup)
         r.fail("killasgroup", "cannot be false when stopasgroup is true");
-    pc.user = std::string(trim(r.get("user", "")));
+    // [supervisord] user= is every program's user unless it names its own
+    // (scopevisord stays root to manage the programs' scopes).
+    pc.user = std::string(trim(r.get("user", r.loader().cfg.daemon.user)));
     pc.redirectStderr = r.boolean("redirect_stderr", false);
     pc.stdinBufferMax = r.bytes("stdin_buffer_max", pc.stdinBufferMax);
     if (pc.stdinBufferMax == 0)

@@ -2,13 +2,17 @@
 #include "engine.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
 #include <glob.h>
 #include <malloc.h>
 #include <future>
 #include <random>
 #include <thread>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log_read.h"
@@ -205,21 +209,35 @@ void Engine::saveState(bool final) {
 
 // ---- groups -------------------------------------------------------------
 
-std::string Engine::autoLogPath(const config::ProcessConfig& p, const char* channel) {
-    std::string dir = cfg().daemon.childlogdir;
-    if (dir.empty()) {
-        const char* t = getenv("TMPDIR");
-        dir = t && *t ? t : "/tmp";
+namespace {
+
+// Where AUTO log files go: childlogdir when it is set, else "logs" in the
+// state directory, made (mode 0750) when a file is about to be put there.
+// Never a world-writable directory by default: there anyone could plant a
+// symlink or a FIFO at the next name, or read the programs' output.
+std::string childLogDir(const config::DaemonConfig& d, bool make) {
+    if (!d.childlogdir.empty())
+        return d.childlogdir;
+    const std::string stateDir = stateDirectory(d.stateDir);
+    const std::string dir = stateDir + "/logs";
+    if (make) {
+        std::error_code ec;
+        std::filesystem::create_directories(stateDir, ec);
+        if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+            log::warn("cannot make the directory of AUTO log files " + dir + ": " + std::strerror(errno));
     }
+    return dir;
+}
+
+} // namespace
+
+std::string Engine::autoLogPath(const config::ProcessConfig& p, const char* channel) {
+    const std::string dir = childLogDir(cfg().daemon, true);
     return dir + "/" + p.name + "-" + channel + "---" + cfg().daemon.identifier + "-" + randomSuffix() + ".log";
 }
 
 void Engine::cleanupAutoLogs() {
-    std::string dir = cfg().daemon.childlogdir;
-    if (dir.empty()) {
-        const char* t = getenv("TMPDIR");
-        dir = t && *t ? t : "/tmp";
-    }
+    const std::string dir = childLogDir(cfg().daemon, false);
     std::string pattern = dir + "/*---" + cfg().daemon.identifier + "-*.log*";
     glob_t g{};
     if (glob(pattern.c_str(), 0, nullptr, &g) == 0)

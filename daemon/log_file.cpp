@@ -29,16 +29,79 @@ bool LogFile::fail(int e, const std::string& what, std::string* err) {
     return false;
 }
 
+namespace {
+
+// The names of the daemon's own stdout and stderr: symlinks by nature
+// (/dev/stdout -> /proc/self/fd/1), followed on purpose, and whatever they
+// lead to (a pipe in a container, a terminal) is written as it is.
+bool namesOwnStream(const std::string& p) {
+    return p == "/dev/stdout" || p == "/dev/stderr" || p.rfind("/dev/fd/", 0) == 0 ||
+           p.rfind("/proc/self/fd/", 0) == 0;
+}
+
+const char* kindOf(mode_t m) {
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISSOCK(m))
+        return "a socket";
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISBLK(m))
+        return "a block device";
+    return "not a regular file";
+}
+
+} // namespace
+
 bool LogFile::openFlags(int extraFlags, std::string* err) {
     close();
-    // 0666 less the umask, as supervisord's open(..., 'ab'); O_APPEND so that
-    // a file truncated by someone else is not refilled with a hole.
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | extraFlags, 0666);
-    if (fd < 0)
-        return fail(errno, path_, err);
+    // O_NOFOLLOW: a symlink planted at the name must not make the daemon
+    // (root) append to, or with O_TRUNC empty, the file it points at.
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a reader, with the
+    // engine's thread. 0640 less the umask: output is nobody else's
+    // business (supervisord used 0666). O_APPEND so that a file truncated
+    // by someone else is not refilled with a hole.
+    const bool own = namesOwnStream(path_);
+    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (own ? 0 : O_NOFOLLOW);
+    const int fd = ::open(path_.c_str(), flags | extraFlags, 0640);
+    if (fd < 0) {
+        const int e = errno;
+        struct stat st;
+        if (e == ELOOP || e == ENXIO) {
+            // ENXIO: a FIFO without a reader (or a socket). Say what is there.
+            lastErrno_ = e;
+            if (err && e == ELOOP)
+                *err = path_ + ": is a symbolic link, not followed for a log file";
+            else if (err && ::lstat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+                *err = path_ + ": is " + std::string(kindOf(st.st_mode)) + ", not a file to write a log to";
+            else if (err)
+                *err = path_ + ": " + std::strerror(e);
+            return false;
+        }
+        return fail(e, path_, err);
+    }
     struct stat st;
-    const bool statOk = ::fstat(fd, &st) == 0;
-    regular_ = statOk && S_ISREG(st.st_mode);
+    if (::fstat(fd, &st) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return fail(e, path_, err);
+    }
+    // A regular file, or a character device (/dev/null, a terminal: only
+    // root makes those). Anything else only through the daemon's own
+    // stdout/stderr.
+    if (!own && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+        ::close(fd);
+        lastErrno_ = EINVAL;
+        if (err)
+            *err = path_ + ": is " + std::string(kindOf(st.st_mode)) + ", not a file to write a log to";
+        return false;
+    }
+    // Blocking again: a write to a terminal or a pipe waits rather than
+    // drops, as before (regular files ignore the flag anyway).
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    regular_ = S_ISREG(st.st_mode);
     size_ = regular_ ? static_cast<uint64_t>(st.st_size) : 0;
     fd_ = fd;
     return true;
@@ -151,10 +214,11 @@ bool LogFile::rotate(std::string* err) {
 namespace {
 
 // Only regular files are deleted: unlinking /dev/stdout (a symlink, as root)
-// would break the whole system's notion of it.
+// would break the whole system's notion of it. lstat: a symlink planted at
+// the name is left alone too, and the name stays unusable (O_NOFOLLOW).
 bool deletable(const std::string& p) {
     struct stat st;
-    return ::stat(p.c_str(), &st) < 0 || S_ISREG(st.st_mode);
+    return ::lstat(p.c_str(), &st) < 0 || S_ISREG(st.st_mode);
 }
 
 } // namespace

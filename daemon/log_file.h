@@ -22,7 +22,8 @@
 //
 // Only regular files rotate: `stdout_logfile=/dev/stdout` (a common setup in
 // containers) is written as it is, whatever maxBytes says; supervisord would
-// try to rename /dev/stdout there.
+// try to rename /dev/stdout there. Other paths are never followed through a
+// symlink and must be regular files or character devices (open()).
 //
 // Errors (disk full, directory gone) never reach the program: the bytes are
 // counted in droppedBytes(), the errno is kept in lastError(), and a closed
@@ -42,8 +43,12 @@ public:
     LogFile(const LogFile&) = delete;
     LogFile& operator=(const LogFile&) = delete;
 
-    // Open (create if missing, mode 0666 less the umask, as supervisord) for
-    // appending. True if already open.
+    // Open (create if missing, mode 0640 less the umask) for appending.
+    // True if already open. Refused, with *err naming the path and why: a
+    // symlink at the path (O_NOFOLLOW), and anything but a regular file or
+    // a character device (a FIFO never blocks the caller: it is opened
+    // non-blocking and refused). /dev/stdout, /dev/stderr, /dev/fd/N and
+    // /proc/self/fd/N are the daemon's own streams: followed and accepted.
     bool open(std::string* err = nullptr);
     bool isOpen() const noexcept { return fd_ >= 0; }
     void close() noexcept;

@@ -211,6 +211,19 @@ int main(int argc, char** argv) {
         return 0;
     }
 
+    // [supervisord] directory=: the daemon's working directory, as
+    // supervisord's. The configuration is named by its absolute path from
+    // here on, so that a reload and the state file's name do not depend on
+    // where the daemon was started.
+    if (!cfg.daemon.directory.empty()) {
+        opt.config = cfg.path;
+        if (chdir(cfg.daemon.directory.c_str()) != 0) {
+            log::critical("cannot change to the directory " + cfg.daemon.directory + " ([supervisord] directory=): " +
+                          std::strerror(errno));
+            return 1;
+        }
+    }
+
     raiseFdLimit(cfg.daemon.minfds);
     if (cfg.daemon.umask >= 0)
         umask(mode_t(cfg.daemon.umask));

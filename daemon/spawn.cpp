@@ -9,14 +9,12 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <unordered_map>
 
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <strings.h>
 #include <sched.h>
 #include <linux/close_range.h>
 #include <sys/mman.h>
@@ -27,7 +25,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
 
 namespace scopevisor {
 using spawnplan::ChildPlan;
@@ -126,6 +123,7 @@ struct UserPlan {
     gid_t gid = 0;
     std::vector<gid_t> groups; // supplementary groups, primary group included
     std::string uidText;       // for the child's messages
+    std::string variables[4];  // kUserVariables: HOME, USER, LOGNAME, SHELL
 };
 
 Result<UserPlan> planUser(const std::string& user) {
@@ -164,6 +162,12 @@ Result<UserPlan> planUser(const std::string& user) {
     plan.uid = pw.pw_uid;
     plan.gid = pw.pw_gid;
     plan.uidText = std::to_string(pw.pw_uid);
+    // As systemd's User=: "/" and /bin/sh stand in for an empty field.
+    const auto field = [](const char* v, const char* otherwise) { return v && *v ? v : otherwise; };
+    plan.variables[0] = field(pw.pw_dir, "/");
+    plan.variables[1] = pw.pw_name;
+    plan.variables[2] = pw.pw_name;
+    plan.variables[3] = field(pw.pw_shell, "/bin/sh");
     // supervisord: running as the configured user already is fine, and then
     // nothing is changed (not even the supplementary groups).
     if (pw.pw_uid == ::getuid())
@@ -432,6 +436,17 @@ void closeRange(unsigned first, unsigned last, int maxFd) {
     if (p.umask >= 0)
         ::umask(static_cast<mode_t>(p.umask));
 
+    if (p.nofileSoft >= 0) {
+        // Lowering the soft limit needs no privilege; it can only fail if
+        // the hard limit is now below it, and then the hard limit is what
+        // the program may have.
+        struct rlimit rl {};
+        if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+            rl.rlim_cur = std::min<rlim_t>(static_cast<rlim_t>(p.nofileSoft), rl.rlim_max);
+            ::setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+
     ::execve(p.path, p.argv, p.envp);
     int e = errno;
     // supervisord names argv[0] and the errno symbol ("ENOENT") in the
@@ -489,6 +504,23 @@ private:
     bool ok_ = true;
 };
 ChildSlots childSlots;
+
+// The open-files soft limit the daemon started with, read before main()
+// (which raises it to the hard limit for the daemon's own pipes). Programs
+// get it back: 1024 under systemd, and a program that uses select() breaks
+// on fds above 1024 (the soft limit exists for them, systemd.exec(5)).
+struct StartNofile {
+    bool known = false;
+    rlim_t soft = 0;
+    StartNofile() {
+        struct rlimit rl {};
+        if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            known = true;
+            soft = rl.rlim_cur;
+        }
+    }
+};
+const StartNofile startNofile;
 
 // The stack of a child made by spawnShared, reused: one child at a time
 // runs on it (the spawning thread is suspended until that child execs or
@@ -563,6 +595,8 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold, SpawnZygote* zygote) 
         argv.push_back(a.data());
     argv.push_back(nullptr);
     std::vector<std::string> env = spec.env;
+    if (!spec.user.empty())
+        addUserVariables(env, user.value().variables);
     std::vector<char*> envp;
     envp.reserve(env.size() + 1);
     for (auto& e : env)
@@ -628,6 +662,8 @@ Result<Forked> forkChild(const SpawnSpec& spec, bool hold, SpawnZygote* zygote) 
     struct rlimit rl {};
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         plan.maxFd = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
+    if (startNofile.known && rl.rlim_cur != startNofile.soft)
+        plan.nofileSoft = static_cast<int>(std::min<rlim_t>(startNofile.soft, INT_MAX));
 
     // A held child waits for the backend before it execs, so it cannot
     // share our memory while we wait for its exec: it gets a copy, made by
@@ -786,54 +822,6 @@ Result<std::string> resolveExecutable(const std::string& argv0, const std::strin
     if (::access(where(filename).c_str(), X_OK) != 0)
         return Error{ErrorCode::NotExecutable, "no permission to run command " + pyRepr(filename)};
     return filename;
-}
-
-std::vector<std::string> buildEnvironment(const std::vector<std::pair<std::string, std::string>>& daemonEnv,
-                                          const config::DaemonConfig& daemon,
-                                          const config::ProcessConfig& program, const std::string& serverUrl) {
-    std::vector<std::pair<std::string, std::string>> env;
-    std::unordered_map<std::string, size_t> index;
-    auto set = [&](const std::string& k, const std::string& v) {
-        auto [it, fresh] = index.emplace(k, env.size());
-        if (fresh)
-            env.emplace_back(k, v);
-        else
-            env[it->second].second = v;
-    };
-
-    for (const auto& [k, v] : daemonEnv)
-        set(k, v);
-    set("SUPERVISOR_ENABLED", "1");
-    std::string url = program.serverurl;
-    // supervisord compares case-insensitively.
-    bool isAuto = ::strcasecmp(url.c_str(), "AUTO") == 0;
-    if (isAuto)
-        url = serverUrl;
-    if (!url.empty())
-        set("SUPERVISOR_SERVER_URL", url);
-    set("SUPERVISOR_PROCESS_NAME", program.name);
-    set("SUPERVISOR_GROUP_NAME", program.group);
-    for (const auto& [k, v] : daemon.environment)
-        set(k, v);
-    for (const auto& [k, v] : program.environment)
-        set(k, v);
-
-    std::vector<std::string> out;
-    out.reserve(env.size());
-    for (auto& [k, v] : env)
-        out.push_back(k + "=" + v);
-    return out;
-}
-
-std::vector<std::pair<std::string, std::string>> currentEnvironment() {
-    std::vector<std::pair<std::string, std::string>> env;
-    for (char** e = environ; e && *e; ++e) {
-        const char* eq = std::strchr(*e, '=');
-        if (!eq)
-            continue;
-        env.emplace_back(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
-    }
-    return env;
 }
 
 } // namespace scopevisor

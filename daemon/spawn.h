@@ -34,6 +34,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "spawn_env.h"
 #include "scopevisor/control.h"
 
 namespace scopevisor {
@@ -52,6 +53,9 @@ struct Forked {
 // left behind; failures inside the child come through errorFd.
 // With `zygote`, a child that does not share the daemon's memory (held) is
 // made by that spawner process (spawn_zygote.h) rather than by fork().
+// The child's environment is spec.env, plus, with spec.user, the user's
+// HOME, USER, LOGNAME and SHELL where spec.env has none (spawn_env.h); its
+// soft RLIMIT_NOFILE is the one the daemon started with (spawn.cpp).
 Result<Forked> forkChild(const SpawnSpec& spec, bool hold, SpawnZygote* zygote = nullptr);
 
 // Let a held child go on to exec, and close releaseFd. Closing releaseFd
@@ -80,20 +84,6 @@ std::string readSpawnError(int errorFd, bool block);
 // as written (relative) for the same reason.
 Result<std::string> resolveExecutable(const std::string& argv0, const std::string& pathEnv,
                                       const std::string& directory = {});
-
-// The child's environment, supervisord spec §6.7: the daemon's environment,
-// SUPERVISOR_ENABLED=1, SUPERVISOR_SERVER_URL (the program's serverurl
-// unless it is AUTO, else `serverUrl`; left out when that is empty),
-// SUPERVISOR_PROCESS_NAME, SUPERVISOR_GROUP_NAME, then [supervisord]
-// environment, then the program's environment. A later value replaces an
-// earlier one in place, so the order is stable: first appearance of each key.
-std::vector<std::string> buildEnvironment(
-    const std::vector<std::pair<std::string, std::string>>& daemonEnv,
-    const config::DaemonConfig& daemon, const config::ProcessConfig& program,
-    const std::string& serverUrl);
-
-// The calling process's environment as pairs (for buildEnvironment).
-std::vector<std::pair<std::string, std::string>> currentEnvironment();
 
 // pidfd helpers (raw syscalls; errno on failure).
 int pidfdOpen(pid_t pid);

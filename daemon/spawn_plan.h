@@ -35,6 +35,9 @@ struct ChildPlan {
     size_t ngroups = 0;
     const char* uidText = ""; // for the child's messages
     int maxFd = 1024; // for the close() loop on kernels without close_range
+    // >= 0: the soft RLIMIT_NOFILE to exec with (the daemon's own was raised
+    // after it started, and select() in a program breaks above 1024 fds).
+    int nofileSoft = -1;
     // spawnShared: the child starts on the daemon's own fd table and must
     // make a table of its own, of fds below this number, before it touches
     // any fd (see ChildSlots in spawn.cpp).

@@ -9,7 +9,7 @@ namespace scopevisor {
 namespace spawnwire {
 namespace {
 
-constexpr uint32_t kMagic = 0x53565a31; // "SVZ1"
+constexpr uint32_t kMagic = 0x53565a32; // "SVZ2"
 constexpr uint32_t kMaxGroups = 65536;
 
 constexpr uint32_t kHold = 1, kKeepPipesAlive = 2, kChangeUser = 4, kHasErr = 8, kHasRelease = 16,
@@ -22,6 +22,7 @@ struct Header {
     uint32_t uid, gid;
     uint32_t ngroups, nargv, nenv;
     int32_t maxFd;
+    int32_t nofileSoft;
 };
 static_assert(sizeof(Header) % alignof(gid_t) == 0);
 
@@ -51,6 +52,7 @@ void encode(const spawnplan::ChildPlan& p, std::string& out, std::vector<int>& f
     h.nargv = uint32_t(count(p.argv));
     h.nenv = uint32_t(count(p.envp));
     h.maxFd = p.maxFd;
+    h.nofileSoft = p.nofileSoft < 0 ? -1 : p.nofileSoft;
     out.assign(reinterpret_cast<const char*>(&h), sizeof h);
     out.append(reinterpret_cast<const char*>(p.groups), p.ngroups * sizeof(gid_t));
     put(out, p.path);
@@ -132,6 +134,7 @@ int decode(char* msg, size_t len, const int* fds, size_t nfds, char** ptrs, size
     plan.ngroups = h.ngroups;
     plan.uidText = uidText;
     plan.maxFd = h.maxFd > 0 ? h.maxFd : 1024;
+    plan.nofileSoft = h.nofileSoft < 0 ? -1 : h.nofileSoft;
     size_t i = 0;
     plan.in = fds[i++];
     plan.out = fds[i++];

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -46,13 +47,20 @@ uint64_t num(const std::string& s) { return std::strtoull(s.c_str(), nullptr, 10
 
 } // namespace
 
-StateMap readStateFile(const std::string& path) {
+StateMap parseStateFile(std::string_view text) {
     StateMap m;
-    std::ifstream f(path);
+    auto nextLine = [&text](std::string& line) {
+        if (text.empty())
+            return false;
+        const size_t nl = text.find('\n');
+        line.assign(text.substr(0, nl));
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        return true;
+    };
     std::string line;
-    if (!std::getline(f, line) || line != kHeader)
+    if (!nextLine(line) || line != kHeader)
         return m;
-    while (std::getline(f, line)) {
+    while (nextLine(line)) {
         auto v = split(line);
         if (v.size() != 11 || v[0].empty())
             continue;
@@ -72,6 +80,15 @@ StateMap readStateFile(const std::string& path) {
     return m;
 }
 
+StateMap readStateFile(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f)
+        return {};
+    std::ostringstream text;
+    text << f.rdbuf();
+    return parseStateFile(text.str());
+}
+
 std::string formatStateFile(const StateMap& state) {
     std::ostringstream out;
     out << kHeader << "\n";
@@ -83,21 +100,50 @@ std::string formatStateFile(const StateMap& state) {
 }
 
 bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error) {
+    const std::filesystem::path file(path);
+    const std::string dir = file.has_parent_path() ? file.parent_path().string() : ".";
     std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    const std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    std::filesystem::create_directories(dir, ec);
+    // A name of our own in the same directory, made with O_EXCL: a fixed
+    // name (path + ".tmp") could be a symlink planted by someone who can
+    // write there, and two writers would share it.
+    std::string tmp = path + ".XXXXXX";
+    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
     if (fd < 0) {
         *error = tmp + ": " + std::strerror(errno);
         return false;
     }
-    bool ok = ::write(fd, data.data(), data.size()) == ssize_t(data.size());
-    int saved = errno;
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        *error = path + ": " + std::strerror(ok ? errno : saved);
+    auto failed = [&](const std::string& what, int e) {
+        *error = what + ": " + std::strerror(e);
+        if (fd >= 0)
+            ::close(fd);
         ::unlink(tmp.c_str());
         return false;
+    };
+    // mkostemp makes it 0600, which is what the state wants (pids, units).
+    for (size_t done = 0; done < data.size();) {
+        const ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return failed(tmp, w < 0 ? errno : EIO);
+        done += size_t(w);
+    }
+    // On disk before the rename: after a power cut the name holds either
+    // the old text or the whole new one, never an empty file.
+    if (::fsync(fd) != 0)
+        return failed(tmp, errno);
+    const int closed = ::close(fd);
+    fd = -1;
+    if (closed != 0)
+        return failed(tmp, errno);
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+        return failed(path, errno);
+    // And the rename itself.
+    const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d >= 0) {
+        ::fsync(d);
+        ::close(d);
     }
     return true;
 }
@@ -106,27 +152,51 @@ bool writeStateFile(const std::string& path, const StateMap& state, std::string*
     return writeFileAtomically(path, formatStateFile(state), error);
 }
 
+uint64_t parseStatStartTicks(std::string_view s) {
+    // Field 2 (comm) may hold spaces and parentheses: count from the last ')'.
+    const size_t close = s.rfind(')');
+    if (close == std::string_view::npos)
+        return 0;
+    s.remove_prefix(close + 1);
+    // Fields 3 (the state) to 22 (the start time), separated by one space.
+    std::string_view field;
+    for (int i = 3; i <= 22; ++i) {
+        if (s.empty() || s[0] != ' ')
+            return 0;
+        s.remove_prefix(1);
+        const size_t end = s.find_first_of(" \n");
+        field = s.substr(0, end);
+        s.remove_prefix(field.size());
+        if (field.empty())
+            return 0;
+        // A zombie has exited already.
+        if (i == 3 && (field == "Z" || field == "X"))
+            return 0;
+    }
+    uint64_t v = 0;
+    for (char c : field) {
+        if (c < '0' || c > '9' || v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    return v;
+}
+
 uint64_t processStartTicks(pid_t pid) {
     if (pid <= 0)
         return 0;
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string s;
-    if (!std::getline(f, s))
+    // One read(): the kernel makes the whole line at once.
+    const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    // Field 2 (comm) may hold spaces and parentheses: count from the last ')'.
-    auto close = s.rfind(')');
-    if (close == std::string::npos)
-        return 0;
-    std::istringstream rest(s.substr(close + 2));
-    std::string field;
-    // Field 3 is the state: a zombie has exited already.
-    if (!(rest >> field) || field == "Z" || field == "X")
-        return 0;
-    // Field 22 is the start time.
-    for (int i = 4; i <= 22; ++i)
-        if (!(rest >> field))
-            return 0;
-    return num(field);
+    char buf[1024];
+    ssize_t n;
+    do
+        n = ::read(fd, buf, sizeof buf);
+    while (n < 0 && errno == EINTR);
+    ::close(fd);
+    return n > 0 ? parseStatStartTicks(std::string_view(buf, size_t(n))) : 0;
 }
 
 std::string stateDirectory(const std::string& configured) {

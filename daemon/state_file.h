@@ -8,12 +8,13 @@
 // its line numbering and byte offsets stood.
 //
 // The file is plain text, one program per line, tab separated, written to a
-// temporary file and renamed, so a crash never leaves half a file.
+// temporary file, synced and renamed, so a crash never leaves half a file.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include <sys/types.h>
 
@@ -36,15 +37,23 @@ using StateMap = std::map<std::string, ProgramRecord>; // by namespec
 
 // Missing or unreadable file: empty map (a first start). Bad lines are skipped.
 StateMap readStateFile(const std::string& path);
+// The same for the file's text (a file in any other format: empty map).
+StateMap parseStateFile(std::string_view text);
 // Atomic replace. Returns false with *error set on failure.
 bool writeStateFile(const std::string& path, const StateMap& state, std::string* error);
 // The two halves of writeStateFile: the text, and an atomic replace of a
-// file with a text (temporary file, then rename).
+// file with a text: a new temporary file of a unique name in the same
+// directory (mode 0600), fsync, rename over `path`, fsync of the directory.
 std::string formatStateFile(const StateMap& state);
 bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error);
 
-// The start time of `pid` in clock ticks since boot; 0 if no such process.
+// The start time of `pid` in clock ticks since boot; 0 if no such process
+// (or a zombie).
 uint64_t processStartTicks(pid_t pid);
+// The start time in a line of /proc/<pid>/stat (field 22, counted after the
+// last ')' since the command name may hold anything); 0 for a zombie or a
+// line that is not one.
+uint64_t parseStatStartTicks(std::string_view statLine);
 
 // [scopevisord] state_dir, else /var/lib/scopevisor for root, else
 // $XDG_STATE_HOME/scopevisor (~/.local/state/scopevisor).

@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sameList(p.envp, q.envp);
     if (p.umask != q.umask || p.hold != q.hold || p.keepPipesAlive != q.keepPipesAlive ||
         p.changeUser != q.changeUser || p.uid != q.uid || p.gid != q.gid || p.ngroups != q.ngroups ||
-        p.maxFd != q.maxFd || p.in != q.in || p.out != q.out || p.err != q.err || p.errorFd != q.errorFd ||
+        p.maxFd != q.maxFd || p.nofileSoft != q.nofileSoft || p.in != q.in || p.out != q.out || p.err != q.err || p.errorFd != q.errorFd ||
         p.releaseFd != q.releaseFd)
         std::abort();
     if (p.ngroups && std::memcmp(p.groups, q.groups, p.ngroups * sizeof(gid_t)) != 0)

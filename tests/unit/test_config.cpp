@@ -880,7 +880,8 @@ TEST(Daemon, Defaults)
     EXPECT_EQ(d.minfds, 1024);
     EXPECT_EQ(d.minprocs, 200);
     EXPECT_FALSE(d.nocleanup);
-    EXPECT_EQ(d.childlogdir, "/var/tmp/x");
+    // Not $TMPDIR: AUTO log files go under the state directory unless set.
+    EXPECT_EQ(d.childlogdir, "");
     EXPECT_EQ(d.user, "");
     EXPECT_EQ(d.directory, "");
     EXPECT_FALSE(d.stripAnsi);
@@ -902,7 +903,21 @@ TEST(Daemon, StateDirOfAnUnprivilegedDaemon)
     EXPECT_EQ(parse("", kFile, ctx).daemon.stateDir, "/home/u/.local/state/scopevisor");
     ctx.env["XDG_STATE_HOME"] = "/xdg/state";
     EXPECT_EQ(parse("", kFile, ctx).daemon.stateDir, "/xdg/state/scopevisor");
-    EXPECT_EQ(parse("", kFile, LoadContext{}).daemon.childlogdir, "/tmp");
+    EXPECT_EQ(parse("", kFile, LoadContext{}).daemon.childlogdir, "");
+}
+
+TEST(Daemon, UserIsTheDefaultUserOfPrograms)
+{
+    const Config c = parseText("[supervisord]\nuser = app \n"
+                               "[program:a]\ncommand=/bin/true\n"
+                               "[program:b]\ncommand=/bin/true\nuser=root\n");
+    EXPECT_EQ(c.daemon.user, "app");
+    ASSERT_EQ(c.groups.size(), 2u);
+    EXPECT_EQ(c.groups[0].processes[0].user, "app");
+    EXPECT_EQ(c.groups[1].processes[0].user, "root");
+    // Without it a program runs as the daemon's user, as before.
+    const Config plain = parseText("[program:a]\ncommand=/bin/true\n");
+    EXPECT_EQ(plain.groups[0].processes[0].user, "");
 }
 
 TEST(Daemon, EveryKey)

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log_file.h"
@@ -162,10 +164,12 @@ TEST_F(LogFileTest, ZeroMaxBytesNeverRotates) {
 }
 
 TEST_F(LogFileTest, DevicesAreNeverRotated) {
-    // stdout_logfile=/dev/stdout with the default maxbytes. The path here is
-    // a symlink to /dev/null, so a wrong rename would only move the link.
-    const std::string link = (dir_ / "stdout").string();
-    fs::create_symlink("/dev/null", link);
+    // stdout_logfile=/dev/stdout with the default maxbytes. /dev/fd/N names
+    // one of the daemon's own fds, followed like /dev/stdout; here it is
+    // /dev/null, and a wrong rename could only fail on /dev/fd.
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(null, 0);
+    const std::string link = "/dev/fd/" + std::to_string(null);
     LogFile f(link, 10, 3);
     ASSERT_TRUE(f.open());
     for (int i = 0; i < 10; ++i)
@@ -179,6 +183,67 @@ TEST_F(LogFileTest, DevicesAreNeverRotated) {
     EXPECT_TRUE(f.removeAll());
     EXPECT_TRUE(fs::is_symlink(link));
     EXPECT_TRUE(f.isOpen());
+    f.close();
+    ::close(null);
+}
+
+TEST_F(LogFileTest, ASymlinkAtThePathIsNotFollowed) {
+    // Someone who can write to the directory plants a link to a file the
+    // daemon (root) could write: neither open nor rotation touches it.
+    const std::string target = (dir_ / "precious").string();
+    { std::ofstream(target) << "keep me\n"; }
+    fs::create_symlink(target, path_);
+    LogFile f(path_, 10, 2);
+    std::string err;
+    EXPECT_FALSE(f.open(&err));
+    EXPECT_NE(err.find(path_), std::string::npos) << err;
+    EXPECT_NE(err.find("symbolic link"), std::string::npos) << err;
+    EXPECT_EQ(f.lastError(), ELOOP);
+    f.write("output\n");
+    EXPECT_FALSE(f.isOpen());
+    EXPECT_FALSE(f.clear());
+    EXPECT_TRUE(fs::is_symlink(path_)); // not deleted either: lstat
+    EXPECT_EQ(slurp(target), "keep me\n");
+}
+
+TEST_F(LogFileTest, AFifoAtThePathIsRefusedWithoutBlocking) {
+    ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+    // With a reader an open() would succeed: it must still be refused.
+    for (bool reader : {false, true}) {
+        const int r = reader ? ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+        LogFile f(path_, 0, 0);
+        std::string err;
+        EXPECT_FALSE(f.open(&err)) << reader;
+        EXPECT_NE(err.find(path_), std::string::npos) << err;
+        EXPECT_NE(err.find("is a FIFO"), std::string::npos) << err;
+        f.write("x\n"); // returns: no open() that waits for a reader
+        EXPECT_FALSE(f.isOpen());
+        if (r >= 0)
+            ::close(r);
+    }
+}
+
+TEST_F(LogFileTest, ADirectoryAtThePathIsRefused) {
+    fs::create_directory(path_);
+    LogFile f(path_, 0, 0);
+    std::string err;
+    EXPECT_FALSE(f.open(&err));
+    EXPECT_NE(err.find(path_), std::string::npos) << err;
+}
+
+TEST_F(LogFileTest, AnOpenFileIsBlockingAgain) {
+    LogFile f(path_, 0, 0);
+    ASSERT_TRUE(f.open());
+    bool checked = false;
+    for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        if (fs::read_symlink(e.path(), ec) == fs::path(path_)) {
+            const int fl = ::fcntl(std::stoi(e.path().filename().string()), F_GETFL);
+            EXPECT_EQ(fl & O_NONBLOCK, 0);
+            checked = true;
+        }
+    }
+    EXPECT_TRUE(checked);
 }
 
 TEST_F(LogFileTest, ReopenAfterTheFileWasMovedAway) {
@@ -253,7 +318,7 @@ TEST_F(LogFileTest, FileIsNotInheritedAndHonoursUmask) {
     ASSERT_TRUE(f.open());
     ::umask(old);
     EXPECT_EQ(fs::status(path_).permissions() & fs::perms::all,
-              fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+              fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
     // Find our descriptor and check O_CLOEXEC (02000000 in fdinfo's octal flags).
     bool found = false;
     for (const auto& e : fs::directory_iterator("/proc/self/fd")) {

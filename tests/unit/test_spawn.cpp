@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -755,6 +756,103 @@ TEST_P(SpawnWays, SwitchesUser) {
     ::setgroups(savedGroups.size(), savedGroups.data());
 }
 
+// What systemd hands the daemon about the daemon itself.
+const char* const kDaemonOnly[] = {"NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", "LISTEN_FDS",
+                                   "LISTEN_PID",    "LISTEN_FDNAMES", "INVOCATION_ID", "JOURNAL_STREAM"};
+
+TEST(BuildEnvironment, DaemonOnlyVariablesAreNotPassedOn) {
+    std::vector<std::pair<std::string, std::string>> base = {{"PATH", "/usr/bin"}, {"TRIGGER_UNIT", "x.path"}};
+    for (const char* v : kDaemonOnly)
+        base.emplace_back(v, "1");
+    config::DaemonConfig daemon;
+    config::ProcessConfig prog;
+    prog.name = prog.group = "p";
+    auto env = buildEnvironment(base, daemon, prog, "");
+    EXPECT_EQ(env[0], "PATH=/usr/bin");
+    for (const std::string& e : env) {
+        EXPECT_FALSE(isDaemonOnlyVariable(e.substr(0, e.find('=')))) << e;
+        EXPECT_NE(e.rfind("TRIGGER_", 0), 0u) << e;
+    }
+    // Set by the configuration, it is the administrator's choice.
+    prog.environment = {{"LISTEN_FDS", "0"}};
+    env = buildEnvironment(base, daemon, prog, "");
+    EXPECT_EQ(env.back(), "LISTEN_FDS=0");
+}
+
+TEST(BuildEnvironment, AUserProgramDoesNotGetTheDaemonsHome) {
+    std::vector<std::pair<std::string, std::string>> base = {{"HOME", "/root"}, {"USER", "root"}, {"LANG", "C"}};
+    config::DaemonConfig daemon;
+    config::ProcessConfig prog;
+    prog.name = prog.group = "p";
+    prog.user = "app";
+    prog.environment = {{"SHELL", "/bin/zsh"}};
+    const auto env = buildEnvironment(base, daemon, prog, "");
+    EXPECT_EQ(env.front(), "LANG=C");
+    EXPECT_EQ(std::count(env.begin(), env.end(), "HOME=/root"), 0);
+    EXPECT_EQ(env.back(), "SHELL=/bin/zsh");
+    // Without user= the daemon's values stay, as supervisord's.
+    prog.user.clear();
+    EXPECT_EQ(buildEnvironment(base, daemon, prog, "").front(), "HOME=/root");
+}
+
+TEST_P(SpawnWays, TheDaemonsSystemdVariablesNeverReachTheProgram) {
+    for (const char* v : kDaemonOnly)
+        ::setenv(v, "42", 1);
+    config::DaemonConfig daemon;
+    config::ProcessConfig prog;
+    prog.name = prog.group = "p";
+    SpawnSpec s = makeSpec({"/usr/bin/env"});
+    s.env = buildEnvironment(currentEnvironment(), daemon, prog, "");
+    for (const char* v : kDaemonOnly)
+        ::unsetenv(v);
+    const auto o = run(s, {}, GetParam());
+    ASSERT_EQ(o.spawnError, "");
+    EXPECT_NE(o.out.find("SUPERVISOR_ENABLED=1\n"), std::string::npos) << o.out;
+    for (const char* v : kDaemonOnly)
+        EXPECT_EQ(o.out.find(std::string(v) + "="), std::string::npos) << v << " in\n" << o.out;
+}
+
+TEST_P(SpawnWays, AUserProgramGetsItsUsersVariables) {
+    if (!isRoot())
+        GTEST_SKIP() << "needs root";
+    struct passwd* pw = ::getpwnam("nobody");
+    if (!pw)
+        GTEST_SKIP() << "no user nobody";
+    const std::string home = pw->pw_dir, shellPath = *pw->pw_shell ? pw->pw_shell : "/bin/sh";
+    config::DaemonConfig daemon;
+    config::ProcessConfig prog;
+    prog.name = prog.group = "p";
+    prog.user = "nobody";
+    SpawnSpec s = shell("echo \"$HOME|$USER|$LOGNAME|$SHELL\"");
+    s.user = "nobody";
+    s.env = buildEnvironment({{"HOME", "/root"}, {"USER", "root"}, {"LOGNAME", "root"}, {"SHELL", "/bin/bash"}},
+                             daemon, prog, "");
+    auto o = run(s, {}, GetParam());
+    ASSERT_EQ(o.spawnError, "");
+    EXPECT_EQ(o.out, home + "|nobody|nobody|" + shellPath + "\n");
+    // environment= wins over the user database.
+    prog.environment = {{"HOME", "/srv/app"}};
+    s.env = buildEnvironment({}, daemon, prog, "");
+    o = run(s, {}, GetParam());
+    EXPECT_EQ(o.out, "/srv/app|nobody|nobody|" + shellPath + "\n");
+}
+
+TEST_P(SpawnWays, ProgramsGetTheOpenFilesSoftLimitTheDaemonStartedWith) {
+    // As the daemon does in main(): raise the soft limit after start-up.
+    // Where soft and hard are the same (and raising the hard one is not
+    // allowed here), lower it instead: the child must get the start value
+    // back either way.
+    struct rlimit start {};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &start), 0);
+    struct rlimit raised = start;
+    raised.rlim_cur = start.rlim_max > start.rlim_cur ? start.rlim_max : start.rlim_cur / 2;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &raised), 0);
+    const auto o = run(shell("ulimit -n; ulimit -Hn"), {}, GetParam());
+    ::setrlimit(RLIMIT_NOFILE, &start);
+    ASSERT_EQ(o.spawnError, "");
+    EXPECT_EQ(o.out, std::to_string(start.rlim_cur) + "\n" + std::to_string(raised.rlim_max) + "\n");
+}
+
 TEST(Spawn, NonRootCannotSwitchUser) {
     if (!isRoot())
         GTEST_SKIP() << "needs root to become another user for the test";
@@ -912,6 +1010,7 @@ TEST(SpawnWire, RoundTrip) {
     p.ngroups = 3;
     p.uidText = "1000";
     p.maxFd = 4096;
+    p.nofileSoft = 1024;
     p.in = 10, p.out = 11, p.errorFd = 12, p.releaseFd = 13, p.err = 14;
     std::string msg;
     std::vector<int> fds;
@@ -940,6 +1039,7 @@ TEST(SpawnWire, RoundTrip) {
     EXPECT_EQ(q.groups[2], 30u);
     EXPECT_STREQ(q.uidText, "1000");
     EXPECT_EQ(q.maxFd, 4096);
+    EXPECT_EQ(q.nofileSoft, 1024);
     EXPECT_EQ(q.in, 20);
     EXPECT_EQ(q.out, 21);
     EXPECT_EQ(q.errorFd, 22);

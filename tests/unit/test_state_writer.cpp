@@ -65,5 +65,5 @@ TEST(StateWriter, AFailureIsReportedByWriteNow) {
     StateWriter w("/proc/no/such/dir/state");
     std::string err;
     EXPECT_FALSE(w.writeNow("x", &err));
-    EXPECT_NE(err.find("/proc/no/such/dir/state.tmp"), std::string::npos) << err;
+    EXPECT_NE(err.find("/proc/no/such/dir/state"), std::string::npos) << err;
 }
