@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// Loading and hosting adapter modules (DESIGN.md §6). The daemon loads a
+// Loading and hosting adapter modules (docs/architecture.md §7). The daemon loads a
 // module only when the configuration enables it: [unix_http_server] or
 // [inet_http_server] enable "xmlrpc", an [adapter:<name>] section enables
 // <name> (unless it says enabled = no). Modules are found beside a daemon run

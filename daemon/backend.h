@@ -27,7 +27,7 @@ struct SpawnSpec {
     std::string user;              // "" = the daemon's user
     int umask = -1;                // -1 = inherit
     bool redirectStderr = false;
-    // Give the child a read-write end of its own pipes (DESIGN.md §3), so the
+    // Give the child a read-write end of its own pipes (docs/architecture.md §5), so the
     // pipes outlive the daemon. Set by backends whose programs survive it.
     bool keepPipesAlive = false;
     const config::ProcessConfig* cfg = nullptr; // for backend-specific settings
@@ -68,7 +68,7 @@ public:
     // The main process has exited: kill whatever of the program is left and
     // free backend resources (the scope). Never blocks.
     virtual void cleanup(const Child& c) = 0;
-    // Take over a process that a previous daemon started (DESIGN.md §3):
+    // Take over a process that a previous daemon started (docs/architecture.md §5):
     // watch `c.pidfd` and call `exited` once when it has gone. The process is
     // not our child, so its exit status cannot be read: `known` is false.
     virtual Status adopt(const std::string& namespec, const Child& c, ExitFn exited) {

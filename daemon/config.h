@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The configuration model: a superset of supervisord.conf (DESIGN.md §5,
-// supervisord spec §6). Parsing produces plain values; nothing here touches
+// The configuration model: a superset of supervisord.conf (docs/architecture.md §11,
+// docs/protocols/xmlrpc.md §6). Parsing produces plain values; nothing here touches
 // processes.
 #pragma once
 

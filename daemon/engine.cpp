@@ -96,7 +96,7 @@ void Engine::begin() {
     adoptPrograms();
     refillLogs();
     // At start-up every autostart program is spawned at once, priority only
-    // ordering them (supervisord §3.5), a batch per loop turn.
+    // ordering them (docs/protocols/xmlrpc.md §3.5), a batch per loop turn.
     std::vector<std::string> names;
     for (auto* p : programsInOrder())
         names.push_back(p->namespec());
@@ -1015,7 +1015,7 @@ void Engine::stopNextGroup(std::vector<std::string> order, std::function<void()>
 }
 
 void Engine::stopEverything(std::function<void()> then) {
-    // Groups one at a time, highest priority number first (supervisord §3.6).
+    // Groups one at a time, highest priority number first (docs/protocols/xmlrpc.md §3.6).
     std::vector<std::string> order;
     for (auto it = groups_.rbegin(); it != groups_.rend(); ++it)
         order.push_back((*it)->cfg().name);

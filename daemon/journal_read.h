@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// Reading program lines back from the journal (DESIGN.md §3: the journal is
+// Reading program lines back from the journal (docs/architecture.md §4: the journal is
 // the durable copy of every log buffer). The journal sink writes each line
 // with SCOPEVISOR_LINE (its number in its stream) and SCOPEVISOR_SEQ (its
 // number in the merged view); with them a new daemon

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// Every line a program writes goes to the journal (DESIGN.md §1, §3):
+// Every line a program writes goes to the journal (docs/architecture.md §4, §10):
 //
 //   MESSAGE=<the line>            without its '\n' (a '\r' before it is kept)
 //   PRIORITY=6 (stdout) | 3 (stderr)
@@ -36,7 +36,7 @@
 // The send blocks when journald is behind (its socket's queue is full): the
 // engine thread stops reading the programs' pipes, and a program that keeps
 // writing blocks when its pipe is full. That is the back-pressure of
-// DESIGN.md §3: nothing is dropped on the way. When journald is not there
+// docs/architecture.md §4: nothing is dropped on the way. When journald is not there
 // at all (the socket is gone), lines are not written and that is logged once.
 #pragma once
 

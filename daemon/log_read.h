@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// supervisord's byte readers of a log (specs/supervisord-xmlrpc.md §4.1 and
+// supervisord's byte readers of a log (docs/protocols/xmlrpc.md §4.1 and
 // §4.2), over anything that has absolutely addressed bytes: a program's
 // LogBuffer or a log file.
 //
@@ -80,7 +80,7 @@ private:
     std::string path_;
 };
 
-// readProcessStdoutLog(offset, length), spec §4.1:
+// readProcessStdoutLog(offset, length), docs/protocols/xmlrpc.md §4.1:
 //   offset < 0, length == 0: the last -offset bytes (all if fewer);
 //   offset < 0, length != 0 or offset >= 0, length < 0: ErrorCode::BadArguments;
 //   offset >= 0, length == 0: from offset to the end;
@@ -89,7 +89,7 @@ private:
 // LogBytes::end is src.end(). Read errors come back as ErrorCode::Failed.
 Result<LogBytes> readLogBytes(const ByteSource& src, int64_t offset, int64_t length);
 
-// tailProcessStdoutLog(offset, length), spec §4.2: supervisord's tailFile
+// tailProcessStdoutLog(offset, length), docs/protocols/xmlrpc.md §4.2: supervisord's tailFile
 // algorithm step by step; the returned end is always src.end(), overflow
 // says whether bytes between `offset` and the returned ones were skipped.
 // A read error gives {"", max(offset, 0), false}, as supervisord.

@@ -39,7 +39,7 @@ using namespace scopevisor;
 
 namespace {
 
-// DESIGN.md §1 fixes the default path, whatever the install prefix.
+// docs/architecture.md §10 fixes the default path, whatever the install prefix.
 constexpr const char* kDefaultConfig = "/etc/scopevisor/scopevisor.conf";
 
 struct Options {
@@ -128,6 +128,10 @@ bool addImports(const AdapterManager& adapters, config::Config& cfg, std::string
     if (!adapters.importPrograms(&imported, err))
         return false;
     for (auto& g : imported) {
+        // [supervisord] user= is the default user of imported programs too.
+        for (auto& p : g.processes)
+            if (p.user.empty())
+                p.user = cfg.daemon.user;
         if (cfg.findGroup(g.name)) {
             *err = g.loc.file + ": imported program '" + g.name + "' has the name of a group of " + cfg.path;
             return false;
@@ -322,7 +326,7 @@ int main(int argc, char** argv) {
 
     int exitCode = 0;
     engine.setOnShutdown([&] { loop.exit(exitCode); });
-    // Programs in scopes do not depend on the daemon (DESIGN.md §3): on the
+    // Programs in scopes do not depend on the daemon (docs/architecture.md §5): on the
     // systemd backend SIGTERM (`systemctl stop`, a restart) leaves them
     // running and the next daemon adopts them; an explicit shutdown request
     // (D-Bus Shutdown, supervisorctl shutdown) stops them. On the direct

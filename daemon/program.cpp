@@ -497,7 +497,7 @@ bool Program::adopt(const ProgramRecord& r) {
     c.pidfd = pidfdOpen(r.pid);
     if (c.pidfd < 0)
         return false;
-    // The program holds read-write ends of its own pipes (DESIGN.md §3), so
+    // The program holds read-write ends of its own pipes (docs/architecture.md §5), so
     // its pipes are still there: reopen them through /proc.
     const std::string fdDir = "/proc/" + std::to_string(r.pid) + "/fd/";
     c.stdinFd = ::open((fdDir + "0").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // One managed process and its state machine, exactly supervisord's
-// (spec §3.3), but event driven: every transition happens on the event that
+// (docs/protocols/xmlrpc.md §3.3), but event driven: every transition happens on the event that
 // causes it (a timer, the exit of the child, a request), never on a poll.
 #pragma once
 
@@ -35,7 +35,7 @@ public:
     // The backend has made the process (pid set); the state is unchanged.
     virtual void spawned(Program& p) { (void)p; }
     virtual void output(Program& p, bool isStderr, std::string_view data) = 0;
-    // The complete environment for the child (spec §6.7).
+    // The complete environment for the child (docs/protocols/xmlrpc.md §6.7).
     virtual std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) = 0;
 };
 
@@ -150,7 +150,7 @@ private:
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
-// supervisord's description text (spec §3.4).
+// supervisord's description text (docs/protocols/xmlrpc.md §3.4).
 std::string describe(ProcessState s, pid_t pid, uint64_t startedAtUs, uint64_t stoppedAtUs,
                      uint64_t nowUs, const std::string& spawnErr, const std::string& name);
 // Python timedelta text of whole seconds: "0:01:02", "1 day, 2:03:04".

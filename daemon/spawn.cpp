@@ -352,7 +352,7 @@ void closeRange(unsigned first, unsigned last, int maxFd) {
     if (p.keepPipesAlive) {
         // A read-write open of the pipe through /proc gives the child a
         // reader and a writer of each of its own pipes, so they stay intact
-        // while no daemon holds the other end (DESIGN.md §3).
+        // while no daemon holds the other end (docs/architecture.md §5).
         static const char* const kSelf[] = {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
         for (int fd = 0; fd < 3; ++fd) {
             int n = ::open(kSelf[fd], O_RDWR | O_CLOEXEC);

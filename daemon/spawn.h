@@ -2,7 +2,7 @@
 //
 // Process spawning, shared by the backends.
 //
-// forkChild() does supervisord's child set-up (spec §3.3) with Linux tools:
+// forkChild() does supervisord's child set-up (docs/protocols/xmlrpc.md §3.3) with Linux tools:
 // pipes for stdin/stdout/stderr whose daemon ends are non-blocking, a child in
 // a session and process group of its own, default signal dispositions, no
 // inherited fds, the program's user, directory and umask, then execve(). The

@@ -30,7 +30,7 @@ bool isDaemonOnlyVariable(std::string_view name);
 // program with user= gets its user's values unless environment= sets them.
 constexpr const char* kUserVariables[] = {"HOME", "USER", "LOGNAME", "SHELL"};
 
-// The child's environment, supervisord spec §6.7: the daemon's environment
+// The child's environment, docs/protocols/xmlrpc.md §6.7: the daemon's environment
 // (less isDaemonOnlyVariable, and less kUserVariables when the program has a
 // user=: forkChild fills those from the user database), SUPERVISOR_ENABLED=1,
 // SUPERVISOR_SERVER_URL (the program's serverurl unless it is AUTO, else

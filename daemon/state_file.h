@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// What the daemon keeps across its own restarts (DESIGN.md §3): for each
+// What the daemon keeps across its own restarts (docs/architecture.md §5): for each
 // program the desired state the user asked for (so a stopped program stays
 // stopped after a reboot, supervisord issue #877) and, while it runs, what a
 // new daemon needs to adopt it: pid, the pid's start time (so a recycled pid

@@ -101,7 +101,7 @@ void SystemdBackend::release(const std::string& unit) {
 void SystemdBackend::spawn(const SpawnSpec& spec, SpawnDone done, ExitFn exited) {
     std::vector<UnitProperty> props = scopeProperties(spec.namespec, spec.cfg, slice_, daemonUnit_);
     SpawnSpec s = spec;
-    s.keepPipesAlive = true; // the program outlives the daemon (DESIGN.md §3)
+    s.keepPipesAlive = true; // the program outlives the daemon (docs/architecture.md §5)
     auto forked = forkChild(s, /*hold=*/true, spawner_.get());
     if (!forked) {
         done(forked.error());

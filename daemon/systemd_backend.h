@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // The `systemd` backend: every program runs in a transient scope of its own
-// under scopevisor.slice (DESIGN.md §3).
+// under scopevisor.slice (docs/architecture.md §3).
 //
 // spawn() forks the child held on a pipe (forkChild with hold), asks the
 // manager for the scope with the child's pid in it (StartTransientUnit,

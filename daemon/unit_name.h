@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The name of a program's transient scope (DESIGN.md §1).
+// The name of a program's transient scope (docs/architecture.md §10).
 //
 // A program with namespec N runs in "scopevisor-<E>.scope", where E is N
 // escaped as `systemd-escape N` does (systemd's unit_name_escape()): ASCII

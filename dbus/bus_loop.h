@@ -2,7 +2,7 @@
 //
 // An sdbus-c++ connection driven by the engine's sd-event loop, so that
 // D-Bus calls, replies and signals are handled on the one thread that owns
-// all program state (DESIGN.md §3). sdbus-c++ 1.2.0 offers
+// all program state (docs/architecture.md §1). sdbus-c++ 1.2.0 offers
 // getEventLoopPollData() and processPendingRequest() for this; the fd, the
 // events and the timeout change as messages are queued, so they are
 // refreshed in a prepare callback before every poll, as sd_bus_attach_event()

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // The D-Bus front end of the engine: org.scopevisor1 with the Manager object
-// at /org/scopevisor1 and one Program object per program (DESIGN.md §4). It
+// at /org/scopevisor1 and one Program object per program (docs/architecture.md §9). It
 // sees the engine only through the Control API and its Listener, as every
 // other protocol does, and runs on the engine's sd-event loop.
 #pragma once

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// Asynchronous authorization of D-Bus callers with polkit (DESIGN.md §3):
+// Asynchronous authorization of D-Bus callers with polkit (docs/architecture.md §6):
 // org.freedesktop.PolicyKit1.Authority.CheckAuthorization with a
 // system-bus-name subject, the action org.scopevisor1.<verb> and the details
 // program, group and verb. Callers with uid 0 are allowed without asking. A

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The Khanat manager's REST requests and replies (spec khanat-rest.md §3):
+// The Khanat manager's REST requests and replies (docs/protocols/khanat.md §3):
 // the path names the command, the JSON body carries its arguments (also on
 // GET), replies are JSON objects whose values are strings.
 #pragma once

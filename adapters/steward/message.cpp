@@ -14,7 +14,7 @@ struct MethodEntry {
     const char* name;
     Kind kind;
 };
-// spec §2.1, in the order of Steward's table.
+// docs/protocols/steward.md §2.1, in the order of Steward's table.
 constexpr std::array<MethodEntry, 15> kMethods{{
     {"REQInitial", Kind::CommandACK},
     {"REQOpCommand", Kind::CommandACK},

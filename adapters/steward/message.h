@@ -46,7 +46,7 @@ enum class Kind { CommandACK, CommandNACK, EventACK, EventNACK };
 const char* kindName(Kind k);
 inline bool isAck(Kind k) { return k == Kind::CommandACK || k == Kind::EventACK; }
 
-// The method table of spec §2.1. nullopt for a method the 2021-09 node does not know.
+// The method table of docs/protocols/steward.md §2.1. nullopt for a method the 2021-09 node does not know.
 std::optional<Kind> methodKind(std::string_view method);
 // Every method a node subscribes to (REQInitial is internal only).
 const std::vector<std::string>& subscribableMethods();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// supervisor-rs 0.8.5's command protocol (spec supervisor-rs-tcp.md §2, §3):
+// supervisor-rs 0.8.5's command protocol (docs/protocols/supervisor-rs.md §2, §3):
 // the text "<op> <child>" split on every single space, the signed framing
 // "<keyname>;<RSA output>" of encrypted mode, and the exact reply texts,
 // typos included.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// Encrypted mode (spec supervisor-rs-tcp.md §3): "<keyname>;<signature>",
+// Encrypted mode (docs/protocols/supervisor-rs.md §3): "<keyname>;<signature>",
 // where the signature is RSA "private encrypt" with PKCS#1 v1.5 type 1
 // padding of the plain command, checked with the public key <keyname>.pem
 // found in pub_keys_path; and the replay guard.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// supervisor-rs 0.8.5's own configuration (spec supervisor-rs-tcp.md §5):
+// supervisor-rs 0.8.5's own configuration (docs/protocols/supervisor-rs.md §5):
 // the server.yml and the child NAME.yml files of its loadpaths, read with
 // yaml-cpp. Where the original panics on a value of the wrong shape, these
 // give an error naming the file and the key, or skip the section with a

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""A real systemd in a container, for the system tests (DESIGN.md §7).
+"""A real systemd in a container, for the system tests (docs/architecture.md §12).
 
     with Container(config_dir=cfg, build_dir=build) as c:
         c.run(["systemctl", "start", "scopevisord.service"])
@@ -23,7 +23,7 @@ the container where their readers look:
                                copy of the host's directory plus the
                                project's files, bound over the original
 
-The pitfalls of DESIGN.md §7, handled here:
+The pitfalls of docs/architecture.md §12, handled here:
   - every container starts from a cgroup of its own in every hierarchy
     (with --keep-unit on a host without systemd, containers started from
     one cgroup share it and kill each other's units); the cgroups are
@@ -285,7 +285,7 @@ class Container:
             self.binds_ro.append((copy, inside))
 
     def _make_cgroups(self):
-        """A cgroup of our own in every hierarchy (DESIGN.md §7); returns the
+        """A cgroup of our own in every hierarchy (docs/architecture.md §12); returns the
         cgroup.procs files to move the starting process into."""
         procs = []
         for mount, rel in _own_cgroup_paths().items():

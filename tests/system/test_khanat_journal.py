@@ -2,7 +2,7 @@
 """The khanat adapter's LOG against the real systemd and journald in a
 container: on the systemd backend, lines older than the program's log
 buffer come from the journal, numbered as Khanat numbers them (one counter
-over stdout and stderr from 1, spec khanat-rest §3.3), identical to what the
+over stdout and stderr from 1, docs/protocols/khanat.md §3.3), identical to what the
 program printed and running on without a seam into the buffer's lines; and
 after `systemctl restart scopevisord` the numbering goes on. The last test
 shows a loss that is still open: lines the program wrote while no daemon

@@ -47,7 +47,7 @@ Tail tail(const ByteSource& s, int64_t off, int64_t len) {
 
 } // namespace
 
-// The examples of the spec (§4.1, §4.2), literally.
+// The examples of docs/protocols/xmlrpc.md (§4.1, §4.2), literally.
 TEST(LogRead, SupervisordReadExamples) {
     StringByteSource s("hello\n");
     EXPECT_EQ(readOk(s, 0, 0), "hello\n");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The supervisord state machine (spec §3.3), every transition, on a fake
+// The supervisord state machine (docs/protocols/xmlrpc.md §3.3), every transition, on a fake
 // clock and a fake backend.
 #include <gtest/gtest.h>
 

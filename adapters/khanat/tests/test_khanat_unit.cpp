@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // The Khanat adapter's parsers and writers: khaganat.cfg (configparser
-// rules), requests (spec §3.1, §3.2, §3.4), replies (§3.3, §3.5), settings.
+// rules), requests (docs/protocols/khanat.md §3.1, §3.2, §3.4), replies (§3.3, §3.5), settings.
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -35,7 +35,7 @@ TEST(ChildProcess, TimeoutKillsTheWholeGroup) {
     RunOptions o;
     o.timeout = 500ms;
     auto t0 = std::chrono::steady_clock::now();
-    // The grandchild holds the pipe, as in the Go node's case of spec §5.
+    // The grandchild holds the pipe, as in the Go node's case of docs/protocols/steward.md §5.5.
     auto r = runCommand({"bash", "-c", "sleep 30 & echo $! > " + pidFile + "; wait"}, o);
     EXPECT_TRUE(r.timedOut);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);

@@ -111,7 +111,7 @@ TEST(GobVectors, TypePrefixIs345Bytes) {
     EXPECT_EQ(p.substr(7, 8), "\x07Message");
 }
 
-// The value part of the REQHello a real ship1 sent (steward-real-node.md §1).
+// The value part of the REQHello a real ship1 sent (docs/protocols/steward.md §3.4).
 TEST(GobRealNode, HelloBytes) {
     std::string value = unhex(
         "52ff82010763656e7472616c03011148"

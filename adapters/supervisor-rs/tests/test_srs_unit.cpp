@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// supervisor-rs command parsing, signed framing and reply texts (spec §2, §3).
+// supervisor-rs command parsing, signed framing and reply texts (docs/protocols/supervisor-rs.md §2, §3).
 #include <gtest/gtest.h>
 
 #include "srs_command.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// server.yml and child yml parsing (spec §5), the command split (§6), the
+// server.yml and child yml parsing (docs/protocols/supervisor-rs.md §5), the command split (§6), the
 // adapter's settings, and signature checks with keys made here.
 #include <gtest/gtest.h>
 

@@ -31,7 +31,7 @@
 
 namespace scopevisor {
 
-// Roles of network identities (DESIGN.md §3) and the verb classes of commands.
+// Roles of network identities (docs/architecture.md §6) and the verb classes of commands.
 enum class Role { None = 0, Viewer, LogReader, Operator, Admin };
 enum class Verb { View, ReadLog, Control, SendInput, Manage };
 

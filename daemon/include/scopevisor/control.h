@@ -103,7 +103,7 @@ struct ProgramInfo {
     std::string namespec;    // "group:name", or "name" when group == name
     std::string name;        // process name
     std::string group;       // group name
-    std::string description; // supervisord's description text (§3.4)
+    std::string description; // supervisord's description text (docs/protocols/xmlrpc.md §3.4)
     ProcessState state = ProcessState::Stopped;
     pid_t pid = 0;
     int exitStatus = 0;          // supervisord rules: -1 when killed by a signal
@@ -252,10 +252,10 @@ public:
     // max_lines lines".
     virtual void readLog(std::string namespec, Stream s, uint64_t firstLine, uint32_t maxLines,
                          Callback<Result<LogLines>> done) = 0;
-    // Byte view, supervisord's readProcessStdoutLog semantics (spec §4.1).
+    // Byte view, supervisord's readProcessStdoutLog semantics (docs/protocols/xmlrpc.md §4.1).
     virtual void readBytes(std::string namespec, Stream s, int64_t offset, int64_t length,
                            Callback<Result<LogBytes>> done) = 0;
-    // supervisord's tailProcessStdoutLog semantics (spec §4.2).
+    // supervisord's tailProcessStdoutLog semantics (docs/protocols/xmlrpc.md §4.2).
     virtual void tailBytes(std::string namespec, Stream s, int64_t offset, int64_t length,
                            Callback<Result<LogBytes>> done) = 0;
     virtual void clearLog(std::string namespec, Callback<Status> done) = 0;
