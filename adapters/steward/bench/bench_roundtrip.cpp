@@ -110,9 +110,10 @@ int main(int argc, char** argv) {
                                       << dir << "/state\n[adapter:steward]\nnode_name = ship1\n"
                                       << "central_node_name = bench\nbroker_address = " << addr
                                       << "\ndata_folder = " << dir << "/data\nsocket_folder =\n"
-                                      << "start_pub_hello = 3600\n";
+                                      << "start_pub_hello = 3600\n"
+                                      << "[access]\nsteward:bench = admin\n"; // REQCliCommand needs admin
     usleep(200000);
-    pid_t node = spawn({daemon, "-c", dir + "/node.conf", "--backend", "direct"}, dir + "/daemon.log");
+    pid_t node = -1; // started once the bench listens: its first hello comes at once
 
     Collector c;
     NatsLink link({"bench", addr, "", "", "", 1}, [](bool err, const std::string& t) {
@@ -147,6 +148,7 @@ int main(int argc, char** argv) {
                        c.cv.notify_all();
                    },
                    &err);
+    node = spawn({daemon, "-c", dir + "/node.conf", "--backend", "direct"}, dir + "/daemon.log");
     {
         std::unique_lock l(c.mu);
         if (!c.cv.wait_for(l, std::chrono::seconds(20), [&] { return c.hello; })) {
@@ -198,8 +200,10 @@ int main(int argc, char** argv) {
     }
 out:
     link.close();
-    stopChild(node);
+    if (node > 0)
+        stopChild(node);
     stopChild(nats);
-    std::filesystem::remove_all(dir);
+    if (rc == 0) // kept on failure: the messages point into it
+        std::filesystem::remove_all(dir);
     return rc;
 }
