@@ -6,12 +6,14 @@ byte a second. Every loop here is bounded in count and time and talks only
 to loopback or to unix sockets."""
 
 import os
+import http.client
 import resource
 import socket
 import subprocess
 import sys
 import threading
 import time
+import xmlrpc.client
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from waiting import wait_for  # noqa: E402,F401
@@ -181,3 +183,27 @@ def unix_connector(path, timeout=5):
         return s
 
     return connect
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    """xmlrpc.client over a unix socket (the XML-RPC adapter's
+    [unix_http_server]), as supervisorctl talks to it."""
+
+    def __init__(self, path, timeout=30):
+        super().__init__()
+        self.path, self.timeout = path, timeout
+
+    def make_connection(self, host):
+        path, timeout = self.path, self.timeout
+
+        class Conn(http.client.HTTPConnection):
+            def connect(self):
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(timeout)
+                self.sock.connect(path)
+
+        return Conn("localhost", timeout=timeout)
+
+
+def unix_rpc(path, timeout=30):
+    return xmlrpc.client.ServerProxy("http://localhost", transport=UnixTransport(path, timeout))

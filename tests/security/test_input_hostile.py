@@ -4,14 +4,12 @@ daemon keeps at most stdin_buffer_max bytes pending per program (1 MiB by
 default), refuses the rest with an error naming the program and the limit,
 and its memory stays bounded."""
 
-import http.client
-import socket
 import time
 import xmlrpc.client
 
 import pytest
 
-from hostile import Daemon
+from hostile import Daemon, unix_rpc
 
 PROGRAMS = """
 [program:deaf]
@@ -29,33 +27,13 @@ startsecs = 0
 """
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
-class UnixTransport(xmlrpc.client.Transport):
-    def __init__(self, path):
-        super().__init__()
-        self.path = path
-
-    def make_connection(self, host):
-        return UnixConnection(self.path)
-
-
 @pytest.fixture
 def daemon(tmp_path):
     sock = str(tmp_path / "rpc.sock")
     config = f"[unix_http_server]\nfile = {sock}\n\n{PROGRAMS}"
 
     def rpc():
-        return xmlrpc.client.ServerProxy("http://localhost", transport=UnixTransport(sock))
+        return unix_rpc(sock)
 
     def ready():
         try:

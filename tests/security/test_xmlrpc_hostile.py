@@ -64,7 +64,7 @@ class Setup:
             return False
 
     def rpc(self, timeout=30):
-        return xmlrpc.client.ServerProxy("http://localhost", transport=UnixTransport(self.sock, timeout))
+        return xmlrpc.client.ServerProxy("http://localhost", transport=hostile.UnixTransport(self.sock, timeout))
 
     def tcp(self):
         return xmlrpc.client.ServerProxy(f"http://user:123@127.0.0.1:{self.port}/RPC2")
@@ -78,23 +78,6 @@ class Setup:
             os.unlink(self.sock)
         except FileNotFoundError:
             pass
-
-
-class UnixTransport(xmlrpc.client.Transport):
-    def __init__(self, path, timeout):
-        super().__init__()
-        self.path, self.timeout = path, timeout
-
-    def make_connection(self, host):
-        path, timeout = self.path, self.timeout
-
-        class Conn(http.client.HTTPConnection):
-            def connect(self):
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.settimeout(timeout)
-                self.sock.connect(path)
-
-        return Conn("localhost", timeout=timeout)
 
 
 @pytest.fixture

@@ -430,6 +430,24 @@ class Container:
                                                                           r.stderr))
         return r
 
+    def add_users(self, users):
+        """useradd each user (name -> list of supplementary groups), after
+        the project's sysusers.d file has made the scopevisor-* groups."""
+        self.run(["systemd-sysusers"])
+        for user, groups in users.items():
+            args = ["useradd", "-M", "-s", "/bin/sh"]
+            if groups:
+                args += ["-G", ",".join(groups)]
+            self.run(args + [user])
+
+    def add_polkit_rule(self, name, text):
+        """A local polkit rule in /etc/polkit-1/rules.d, owned so that the
+        container's polkitd reads it, and polkit restarted to load it."""
+        self.run(["mkdir", "-p", "/etc/polkit-1/rules.d"])
+        self.run(["sh", "-c", "cat > /etc/polkit-1/rules.d/" + name], input=text)
+        self.run(["chown", "-R", "polkitd:root", "/etc/polkit-1/rules.d"], check=False)
+        self.run(["systemctl", "restart", "polkit.service"])
+
     def _group_of(self, user):
         r = subprocess.run(["nsenter", "-t", str(self.leader), "-a", "id", "-g", str(user)], stdout=subprocess.PIPE,
                            text=True, env={"PATH": PATH})

@@ -69,12 +69,7 @@ def ct(tmp_path_factory):
     c.start()
     try:
         # The role groups come from the project's sysusers.d file.
-        c.run(["systemd-sysusers"])
-        for user, groups in USERS.items():
-            args = ["useradd", "-M", "-s", "/bin/sh"]
-            if groups:
-                args += ["-G", ",".join(groups)]
-            c.run(args + [user])
+        c.add_users(USERS)
         c.run(["groupadd", "-f", "sudo"])
         crypted = c.run(["openssl", "passwd", "-6", "-stdin"], input=ADMIN_PASSWORD + "\n").stdout.strip()
         c.run(["useradd", "-M", "-s", "/bin/sh", "-G", "sudo", "-p", crypted, ADMIN])
@@ -210,10 +205,7 @@ def test_admin_may_manage(ct):
 
 
 def test_per_program_rule(ct):
-    ct.run(["mkdir", "-p", "/etc/polkit-1/rules.d"])
-    ct.run(["sh", "-c", "cat > /etc/polkit-1/rules.d/10-alice.rules"], input=ALICE_RULE)
-    ct.run(["chown", "-R", "polkitd:root", "/etc/polkit-1/rules.d"], check=False)
-    ct.run(["systemctl", "restart", "polkit.service"])
+    ct.add_polkit_rule("10-alice.rules", ALICE_RULE)
     assert wait_for(lambda: ctl(ct, "status", user="alice").returncode == 0)
     r = ctl(ct, "restart", "web", user="alice")
     assert r.returncode == 0, r.stderr

@@ -66,16 +66,8 @@ def ct(tmp_path_factory):
     c = Container(config_dir=str(conf), build_dir=BUILD_DIR, mask=["supervisor.service", "nats-server.service"])
     c.start()
     try:
-        c.run(["systemd-sysusers"])
-        for user, groups in USERS.items():
-            args = ["useradd", "-M", "-s", "/bin/sh"]
-            if groups:
-                args += ["-G", ",".join(groups)]
-            c.run(args + [user])
-        c.run(["mkdir", "-p", "/etc/polkit-1/rules.d"])
-        c.run(["sh", "-c", "cat > /etc/polkit-1/rules.d/10-deny-op.rules"], input=DENY_RULE)
-        c.run(["chown", "-R", "polkitd:root", "/etc/polkit-1/rules.d"], check=False)
-        c.run(["systemctl", "restart", "polkit.service"])
+        c.add_users(USERS)
+        c.add_polkit_rule("10-deny-op.rules", DENY_RULE)
         # The first connection to the socket starts the daemon.
         assert wait_for(lambda: "RUNNING" in sctl(c, "status", "web").stdout, 60), \
             c.journal("-u", "scopevisord.service")
