@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http_server.h"
+#include "scopevisor/settings_reader.h"
 #include "service.h"
 
 namespace scopevisor::xmlrpc {
@@ -98,8 +99,6 @@ private:
     std::vector<std::unique_ptr<Running>> running_;
 };
 
-std::string where(const AdapterSetting& s) { return s.file + ":" + std::to_string(s.line) + ": "; }
-
 Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error) {
     std::vector<Endpoint> eps;
     for (const char* section : {"unix_http_server", "inet_http_server"}) {
@@ -113,13 +112,12 @@ Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error)
             if (s.key == "file" && e.ep.isUnix)
                 e.file = s.value;
             else if (s.key == "chmod" && e.ep.isUnix) {
-                char* end = nullptr;
-                const unsigned long m = strtoul(s.value.c_str(), &end, 8);
-                if (s.value.empty() || *end || m > 07777) {
-                    *error = where(s) + "[" + section + "] chmod: invalid mode '" + s.value + "'";
+                const auto m = parseOctalMode(s.value, 07777);
+                if (!m) {
+                    *error = settingLine(s) + "[" + section + "] chmod: invalid mode '" + s.value + "'";
                     return nullptr;
                 }
-                e.chmod = mode_t(m);
+                e.chmod = mode_t(*m);
             } else if (s.key == "chown" && e.ep.isUnix)
                 e.chown = s.value;
             else if (s.key == "port" && !e.ep.isUnix)
@@ -129,7 +127,7 @@ Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error)
             else if (s.key == "password")
                 e.ep.creds.password = s.value;
             else {
-                *error = where(s) + "[" + section + "]: unknown key '" + s.key + "'";
+                *error = settingLine(s) + "[" + section + "]: unknown key '" + s.key + "'";
                 return nullptr;
             }
         }
@@ -151,7 +149,7 @@ Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error)
         if (s.section == "unix_http_server" || s.section == "inet_http_server")
             continue;
         if (s.key != "default_role") {
-            *error = where(s) + "[" + s.section + "]: unknown key '" + s.key + "' (the xmlrpc adapter takes default_role)";
+            *error = settingLine(s) + "[" + s.section + "]: unknown key '" + s.key + "' (the xmlrpc adapter takes default_role)";
             return nullptr;
         }
     }

@@ -61,6 +61,13 @@ inline std::optional<Role> parseRole(std::string_view s) noexcept {
     if (s == "admin") return Role::Admin;
     return std::nullopt;
 }
+// The least role that allows `v`: what a refusal tells the peer to ask for.
+inline Role leastRoleFor(Verb v) noexcept {
+    for (Role r : {Role::Viewer, Role::LogReader, Role::Operator})
+        if (roleAllows(r, v))
+            return r;
+    return Role::Admin;
+}
 inline const char* verbName(Verb v) noexcept {
     switch (v) {
     case Verb::View: return "view";
