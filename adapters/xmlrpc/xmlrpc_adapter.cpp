@@ -160,7 +160,24 @@ Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error)
     return new XmlRpcAdapter(host, std::move(eps));
 }
 
-const AdapterModule kModule = {SCOPEVISOR_ADAPTER_API_VERSION, "xmlrpc", &create, nullptr};
+// SUPERVISOR_SERVER_URL for children, supervisord's rule: the unix socket
+// first, else the TCP listener, with "localhost" for an empty or "*" host.
+std::string serverUrl(const AdapterConfig& cfg) {
+    if (const AdapterSetting* file = cfg.find("unix_http_server", "file"); file && !file->value.empty())
+        return "unix://" + file->value;
+    if (const AdapterSetting* port = cfg.find("inet_http_server", "port"); port && !port->value.empty()) {
+        const std::string& spec = port->value;
+        const auto colon = spec.rfind(':');
+        std::string host = colon == std::string::npos ? "" : spec.substr(0, colon);
+        const std::string num = colon == std::string::npos ? spec : spec.substr(colon + 1);
+        if (host.empty() || host == "*")
+            host = "localhost";
+        return "http://" + host + ":" + num;
+    }
+    return "";
+}
+
+const AdapterModule kModule = {SCOPEVISOR_ADAPTER_API_VERSION, "xmlrpc", &create, nullptr, &serverUrl};
 
 } // namespace
 } // namespace scopevisor::xmlrpc

@@ -27,7 +27,7 @@
 
 #include "scopevisor/control.h"
 
-#define SCOPEVISOR_ADAPTER_API_VERSION 2u
+#define SCOPEVISOR_ADAPTER_API_VERSION 3u
 
 namespace scopevisor {
 
@@ -236,6 +236,11 @@ struct AdapterModule {
     // Programs from the legacy tool's own configuration; may be null.
     // Called before the engine starts; false with *error set on failure.
     bool (*importPrograms)(const AdapterConfig& cfg, std::vector<ImportedProgram>* out, std::string* error);
+    // The URL at which programs reach the server this adapter would run
+    // (supervisord's serverurl), or "" when it runs none; may be null. Called
+    // before the engine starts: the daemon hands the first non-empty answer
+    // to programs as SUPERVISOR_SERVER_URL.
+    std::string (*serverUrl)(const AdapterConfig& cfg);
 };
 
 } // namespace scopevisor
