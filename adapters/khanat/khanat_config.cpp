@@ -238,7 +238,7 @@ bool parseKhanatCfg(std::string_view text, const std::string& file, KhanatFile* 
 bool loadKhanatCfg(const std::string& path, KhanatFile* out, std::string* error) {
     std::ifstream f(path, std::ios::binary);
     if (!f) {
-        *error = path + ": cannot open: " + std::strerror(errno);
+        *error = path + ": cannot open: " + scopevisor::errnoText(errno);
         return false;
     }
     std::stringstream ss;

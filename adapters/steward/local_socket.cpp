@@ -15,6 +15,7 @@
 #include "message_json.h"
 #include "node.h"
 #include "scopevisor/await.h"
+#include "scopevisor/text.h"
 
 namespace steward {
 
@@ -41,7 +42,7 @@ bool LocalSocket::start(std::string* error) {
     listenFd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listenFd_ < 0 || ::bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
         ::chmod(path_.c_str(), mode_) < 0 || ::listen(listenFd_, 64) < 0) {
-        *error = "steward.sock " + path_ + ": " + strerror(errno);
+        *error = "steward.sock " + path_ + ": " + scopevisor::errnoText(errno);
         if (listenFd_ >= 0)
             ::close(listenFd_);
         listenFd_ = -1;
@@ -103,7 +104,7 @@ void LocalSocket::handle(int fd) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            node_.errorLog("error: steward.sock: read: " + std::string(strerror(errno)) + ", input dropped");
+            node_.errorLog("error: steward.sock: read: " + scopevisor::errnoText(errno) + ", input dropped");
             return;
         }
         if (n == 0)
