@@ -17,7 +17,6 @@ constexpr const char* kSection = "adapter:khanat";
 using scopevisor::pathRelativeTo;
 using scopevisor::settingWhere;
 
-
 // A size in bytes: "65536", "64KB", "1MB" (supervisord's suffixes).
 bool parseSize(const std::string& v, size_t lo, size_t hi, size_t* out) {
     size_t digits = v.find_first_not_of("0123456789");
@@ -84,12 +83,12 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, bool needTls, Settings* 
                 return false;
             }
         } else if (k == "max_connections") {
-            if (auto n = scopevisor::parseUnsigned(st.value, 1, 100000))
-                s.limits.maxConnections = size_t(*n);
-            else {
+            const auto n = scopevisor::parseUnsigned(st.value, 1, 100000);
+            if (!n) {
                 *error = settingWhere(st) + "expected a number from 1 to 100000, not '" + st.value + "'";
                 return false;
             }
+            s.limits.maxConnections = size_t(*n);
         } else if (k == "handshake_timeout" || k == "request_timeout" || k == "idle_timeout" ||
                    k == "write_timeout") {
             auto& target = k == "handshake_timeout" ? s.limits.handshakeTimeout
@@ -119,9 +118,9 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, bool needTls, Settings* 
             auto it = srv.find(key);
             return it == srv.end() ? nullptr : &it->second;
         };
+        // manage.py: int() fails -> the default port.
         if (!portSet)
             if (const std::string* v = get("port"))
-                // manage.py: int() fails -> the default port
                 s.port = scopevisor::parsePort(scopevisor::trimmed(*v)).value_or(8000);
         if (!addressSet)
             if (const std::string* v = get("address"))
