@@ -318,6 +318,14 @@ bool AdapterManager::importPrograms(std::vector<config::GroupConfig>* out, std::
     return true;
 }
 
+std::string AdapterManager::serverUrl() const {
+    for (const auto& e : entries_)
+        if (e->module->serverUrl)
+            if (std::string url = e->module->serverUrl(e->plan.config); !url.empty())
+                return url;
+    return "";
+}
+
 bool AdapterManager::start(Control& control, std::string* error) {
     control_ = &control;
     for (auto& e : entries_) {

@@ -55,6 +55,9 @@ public:
     // *error) when a required one fails; optional ones are logged and left out.
     bool start(Control& control, std::string* error);
     size_t loadedCount() const noexcept { return entries_.size(); }
+    // SUPERVISOR_SERVER_URL for programs: the first URL a loaded module
+    // reports for its server (AdapterModule::serverUrl), "" when none does.
+    std::string serverUrl() const;
     // Stop every adapter, joining their threads. Safe to call twice.
     void stop();
 

@@ -141,23 +141,6 @@ bool addImports(const AdapterManager& adapters, config::Config& cfg, std::string
     return true;
 }
 
-// SUPERVISOR_SERVER_URL for children: supervisord's rule, the unix socket
-// first, else the TCP listener.
-std::string serverUrl(const config::Config& cfg) {
-    if (cfg.unixHttpServer && !cfg.unixHttpServer->file.empty())
-        return "unix://" + cfg.unixHttpServer->file;
-    if (cfg.inetHttpServer && !cfg.inetHttpServer->port.empty()) {
-        std::string port = cfg.inetHttpServer->port;
-        auto colon = port.rfind(':');
-        std::string host = colon == std::string::npos ? "" : port.substr(0, colon);
-        std::string num = colon == std::string::npos ? port : port.substr(colon + 1);
-        if (host.empty() || host == "*")
-            host = "localhost";
-        return "http://" + host + ":" + num;
-    }
-    return "";
-}
-
 // Adapters may wait for engine answers while they shut down (a reply in
 // flight): keep the loop turning until every adapter has stopped.
 void stopAdapters(SdEventLoop& loop, AdapterManager& adapters) {
@@ -277,7 +260,9 @@ int main(int argc, char** argv) {
     eo.configPath = opt.config;
     eo.loadContext = ctx;
     eo.version = SCOPEVISOR_VERSION;
-    eo.serverUrl = serverUrl(cfg);
+    // The adapter that runs the server says where it is (the xmlrpc adapter:
+    // supervisord's rule, the unix socket first, else TCP).
+    eo.serverUrl = adapters.serverUrl();
     eo.journal = journalReader.get();
     eo.load = [&adapters](const std::string& path, const config::LoadContext& c) {
         config::Config next = config::load(path, c);

@@ -14,6 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "scopevisor/await.h"
+#include "scopevisor/tcp_listener.h"
+#include "scopevisor/text.h"
+
 namespace khanat {
 
 using scopevisor::ErrorCode;
@@ -24,16 +28,12 @@ using scopevisor::Verb;
 
 namespace {
 
-// A Control answer, waited for from an HTTP thread. The engine always
-// answers; the limit only keeps a wedged request from holding a thread forever.
+// How long an HTTP thread waits for a Control answer (scopevisor::awaitFor).
+constexpr std::chrono::seconds kAnswerLimit{600};
+
 template <typename T, typename F>
-std::optional<T> await(F&& call, std::chrono::seconds limit = std::chrono::seconds(600)) {
-    auto p = std::make_shared<std::promise<T>>();
-    auto fut = p->get_future();
-    call([p](T v) { p->set_value(std::move(v)); });
-    if (fut.wait_for(limit) != std::future_status::ready)
-        return std::nullopt;
-    return fut.get();
+std::optional<T> await(F&& call) {
+    return scopevisor::awaitFor<T>(std::forward<F>(call), kAnswerLimit);
 }
 
 Verb verbFor(Command c) {
@@ -94,7 +94,7 @@ bool KhanatAdapter::start(std::string* error) {
     int fd = host_.takeListenFd("khanat");
     int port = 0;
     if (fd >= 0) {
-        port = socketPort(fd);
+        port = scopevisor::listeningPort(fd);
         host_.log(scopevisor::LogLevel::Info, "using the listening socket from systemd (port " + std::to_string(port) + ")");
     } else {
         fd = openListener(settings_.address, settings_.port, &port, error);
@@ -289,7 +289,7 @@ Reply KhanatAdapter::startAll() {
             if (--pending->left == 0)
                 pending->done.set_value();
         });
-    if (fut.wait_for(std::chrono::seconds(600)) != std::future_status::ready)
+    if (fut.wait_for(kAnswerLimit) != std::future_status::ready)
         return timeout();
     std::vector<std::pair<std::string, std::string>> m;
     std::lock_guard lock(pending->m);

@@ -8,23 +8,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "scopevisor/text.h"
+
 namespace khanat {
 namespace {
 
-std::string strip(std::string_view s) {
-    size_t b = 0, e = s.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(s[b])))
-        ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1])))
-        --e;
-    return std::string(s.substr(b, e - b));
-}
+std::string strip(std::string_view s) { return std::string(scopevisor::trimmed(s)); }
 
-std::string lower(std::string s) {
-    for (auto& c : s)
-        c = char(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
+using scopevisor::lowered;
 
 struct Section {
     std::string name;
@@ -76,7 +67,7 @@ bool interpolate(const std::string& value, const Values& vars, int depth, std::s
                 *err = "bad interpolation variable reference '" + std::string(rest) + "'";
                 return false;
             }
-            std::string var = lower(std::string(rest.substr(2, close - 2)));
+            std::string var = lowered(std::string(rest.substr(2, close - 2)));
             rest.remove_prefix(close + 2);
             auto it = vars.find(var);
             if (it == vars.end()) {
@@ -179,7 +170,7 @@ bool parseKhanatCfg(std::string_view text, const std::string& file, KhanatFile* 
         size_t d = value.find_first_of("=:");
         if (d == std::string::npos)
             return fail(lineno, "not a 'key = value' line: " + value);
-        std::string key = lower(strip(value.substr(0, d)));
+        std::string key = lowered(strip(value.substr(0, d)));
         if (key.empty())
             return fail(lineno, "empty key");
         if (cur->find(key))
@@ -247,7 +238,7 @@ bool parseKhanatCfg(std::string_view text, const std::string& file, KhanatFile* 
 bool loadKhanatCfg(const std::string& path, KhanatFile* out, std::string* error) {
     std::ifstream f(path, std::ios::binary);
     if (!f) {
-        *error = path + ": cannot open: " + std::strerror(errno);
+        *error = path + ": cannot open: " + scopevisor::errnoText(errno);
         return false;
     }
     std::stringstream ss;

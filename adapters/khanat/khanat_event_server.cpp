@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 
 #include "khanat_tls.h"
+#include "scopevisor/text.h"
 
 namespace khanat {
 namespace {
@@ -109,7 +110,7 @@ bool EventServer::start(std::string* error) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (epfd_ < 0 || wakeFd_ < 0) {
-        *error = std::string("epoll: ") + std::strerror(errno);
+        *error = "epoll: " + scopevisor::errnoText(errno);
         return false;
     }
     int flags = fcntl(listenFd_, F_GETFL);

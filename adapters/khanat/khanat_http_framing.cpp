@@ -4,14 +4,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "scopevisor/text.h"
+
 namespace khanat {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
+using scopevisor::equalsIgnoreCase;
 
 const char* reasonPhrase(int status) {
     switch (status) {
@@ -155,9 +153,9 @@ void RequestFramer::commitHeader() {
     // The library drops the blanks before a value; those after it go too.
     const auto end = value_.find_last_not_of(" \t");
     value_.erase(end == std::string::npos ? 0 : end + 1);
-    if (iequals(field_, "Content-Type"))
+    if (equalsIgnoreCase(field_, "Content-Type"))
         req_.contentType = value_;
-    else if (iequals(field_, "Expect") && iequals(value_, "100-continue"))
+    else if (equalsIgnoreCase(field_, "Expect") && equalsIgnoreCase(value_, "100-continue"))
         req_.expectContinue = true;
     field_.clear();
     value_.clear();

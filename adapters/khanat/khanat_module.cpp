@@ -22,7 +22,7 @@ bool importPrograms(const scopevisor::AdapterConfig& cfg, std::vector<scopevisor
     return true;
 }
 
-const scopevisor::AdapterModule kModule = {SCOPEVISOR_ADAPTER_API_VERSION, "khanat", &create, &importPrograms};
+const scopevisor::AdapterModule kModule = {SCOPEVISOR_ADAPTER_API_VERSION, "khanat", &create, &importPrograms, nullptr};
 
 } // namespace
 

@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include "scopevisor/bounded_json.h"
+#include "scopevisor/text.h"
 
 namespace khanat {
 namespace {
@@ -27,15 +28,6 @@ constexpr CommandEntry kCommands[] = {
     {Command::Log, "LOG", true},              {Command::Action, "ACTION", true},
 };
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size())
-        return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
 // "application/json", optionally with parameters ("; charset=utf-8").
 bool isJsonType(std::string_view ct) {
     size_t semi = ct.find(';');
@@ -44,7 +36,7 @@ bool isJsonType(std::string_view ct) {
         base.remove_suffix(1);
     while (!base.empty() && std::isspace(static_cast<unsigned char>(base.front())))
         base.remove_prefix(1);
-    return iequals(base, "application/json");
+    return scopevisor::equalsIgnoreCase(base, "application/json");
 }
 
 ParseResult fail(int status, std::string msg) {
@@ -279,15 +271,6 @@ std::string errorHtml(int status, std::string_view message) {
            "        <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n"
            "        <p>Error code: " + s + "</p>\n        <p>Message: " + htmlEscape(message) + ".</p>\n"
            "        <p>Error code explanation: " + s + " - " + explain + "</p>\n    </body>\n</html>\n";
-}
-
-std::string stripLine(std::string_view line) {
-    size_t b = 0, e = line.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(line[b])))
-        ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(line[e - 1])))
-        --e;
-    return std::string(line.substr(b, e - b));
 }
 
 } // namespace khanat

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "scopevisor/text.h"
+
 namespace khanat {
 
 enum class Command { Shutdown, StartAll, StatusAll, StopAll, List, Start, Stop, Status, Log, Action };
@@ -68,9 +70,10 @@ struct LogReply {
 // {"<n>": "<line>", ..., "first-line": <n>|null, "last-line": <n>}
 std::string logJson(const LogReply& r);
 // The HTML body of Python's BaseHTTPRequestHandler.send_error.
+// Python's str.strip() of a log line (whitespace at both ends).
+inline std::string stripLine(std::string_view line) { return std::string(scopevisor::trimmed(line)); }
+
 std::string errorHtml(int status, std::string_view message);
 
-// Python's str.strip() of a log line (whitespace at both ends).
-std::string stripLine(std::string_view line);
 
 } // namespace khanat

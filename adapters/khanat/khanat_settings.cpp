@@ -5,32 +5,17 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "scopevisor/settings_reader.h"
+#include "scopevisor/text.h"
+
 namespace khanat {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSection = "adapter:khanat";
 
-std::string relativeTo(const std::string& file, const std::string& path) {
-    if (path.empty() || path[0] == '/')
-        return path;
-    fs::path base = fs::path(file).parent_path();
-    return (base / path).lexically_normal().string();
-}
-
-std::string where(const scopevisor::AdapterSetting& s) {
-    return s.file + ":" + std::to_string(s.line) + ": [" + s.section + "] " + s.key + ": ";
-}
-
-bool parsePort(const std::string& v, int* port) {
-    if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos)
-        return false;
-    int p = std::atoi(v.c_str());
-    if (p > 65535)
-        return false;
-    *port = p;
-    return true;
-}
+using scopevisor::pathRelativeTo;
+using scopevisor::settingWhere;
 
 // A size in bytes: "65536", "64KB", "1MB" (supervisord's suffixes).
 bool parseSize(const std::string& v, size_t lo, size_t hi, size_t* out) {
@@ -50,16 +35,10 @@ bool parseSize(const std::string& v, size_t lo, size_t hi, size_t* out) {
 
 // Whole seconds, 1 to 3600.
 bool parseSeconds(const std::string& v, std::chrono::milliseconds* out) {
-    size_t n = 0;
-    if (v.find_first_not_of("0123456789") != std::string::npos || !parseSize(v, 1, 3600, &n))
-        return false;
-    *out = std::chrono::seconds(n);
-    return true;
-}
-
-std::string stripped(const std::string& v) {
-    size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
-    return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+    const auto n = scopevisor::parseUnsigned(v, 1, 3600);
+    if (n)
+        *out = std::chrono::seconds(*n);
+    return n.has_value();
 }
 
 } // namespace
@@ -72,47 +51,44 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, bool needTls, Settings* 
             continue;
         const std::string& k = st.key;
         if (k == "port") {
-            if (!parsePort(st.value, &s.port)) {
-                *error = where(st) + "not a port number: '" + st.value + "'";
+            if (!scopevisor::readPort(st, &s.port, error))
                 return false;
-            }
             portSet = true;
         } else if (k == "address") {
             s.address = st.value;
             addressSet = true;
         } else if (k == "keyfile") {
-            s.tls.keyfile = relativeTo(st.file, st.value);
+            s.tls.keyfile = pathRelativeTo(st.file, st.value);
         } else if (k == "certfile") {
-            s.tls.certfile = relativeTo(st.file, st.value);
+            s.tls.certfile = pathRelativeTo(st.file, st.value);
         } else if (k == "ca_cert") {
-            s.tls.caCert = relativeTo(st.file, st.value);
+            s.tls.caCert = pathRelativeTo(st.file, st.value);
         } else if (k == "config") {
-            s.config = relativeTo(st.file, st.value);
+            s.config = pathRelativeTo(st.file, st.value);
         } else if (k == "launch_program") {
-            if (st.value == "yes" || st.value == "true" || st.value == "on" || st.value == "1")
-                s.launchProgram = true;
-            else if (st.value == "no" || st.value == "false" || st.value == "off" || st.value == "0")
-                s.launchProgram = false;
-            else {
-                *error = where(st) + "expected yes or no, not '" + st.value + "'";
+            const auto b = scopevisor::parseYesNo(st.value);
+            if (!b) {
+                *error = settingWhere(st) + "expected yes or no, not '" + st.value + "'";
                 return false;
             }
+            s.launchProgram = *b;
         } else if (k == "max_body_size") {
             if (!parseSize(st.value, 2, 64 << 20, &s.limits.framing.maxBodyBytes)) {
-                *error = where(st) + "expected a size from 2 bytes to 64MB, not '" + st.value + "'";
+                *error = settingWhere(st) + "expected a size from 2 bytes to 64MB, not '" + st.value + "'";
                 return false;
             }
         } else if (k == "max_header_size") {
             if (!parseSize(st.value, 1024, 1 << 20, &s.limits.framing.maxHeadBytes)) {
-                *error = where(st) + "expected a size from 1KB to 1MB, not '" + st.value + "'";
+                *error = settingWhere(st) + "expected a size from 1KB to 1MB, not '" + st.value + "'";
                 return false;
             }
         } else if (k == "max_connections") {
-            if (st.value.find_first_not_of("0123456789") != std::string::npos ||
-                !parseSize(st.value, 1, 100000, &s.limits.maxConnections)) {
-                *error = where(st) + "expected a number from 1 to 100000, not '" + st.value + "'";
+            const auto n = scopevisor::parseUnsigned(st.value, 1, 100000);
+            if (!n) {
+                *error = settingWhere(st) + "expected a number from 1 to 100000, not '" + st.value + "'";
                 return false;
             }
+            s.limits.maxConnections = size_t(*n);
         } else if (k == "handshake_timeout" || k == "request_timeout" || k == "idle_timeout" ||
                    k == "write_timeout") {
             auto& target = k == "handshake_timeout" ? s.limits.handshakeTimeout
@@ -120,13 +96,13 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, bool needTls, Settings* 
                            : k == "idle_timeout"    ? s.limits.idleTimeout
                                                     : s.limits.writeTimeout;
             if (!parseSeconds(st.value, &target)) {
-                *error = where(st) + "expected whole seconds from 1 to 3600, not '" + st.value + "'";
+                *error = settingWhere(st) + "expected whole seconds from 1 to 3600, not '" + st.value + "'";
                 return false;
             }
         } else if (k == "default_role" || k == "required" || k == "enabled") {
             // the daemon's keys
         } else {
-            *error = where(st) + "unknown key (known: port, address, keyfile, certfile, ca_cert, config, "
+            *error = settingWhere(st) + "unknown key (known: port, address, keyfile, certfile, ca_cert, config, "
                                  "launch_program, max_body_size, max_header_size, max_connections, handshake_timeout, "
                                  "request_timeout, idle_timeout, write_timeout, default_role, required, enabled)";
             return false;
@@ -142,21 +118,22 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, bool needTls, Settings* 
             auto it = srv.find(key);
             return it == srv.end() ? nullptr : &it->second;
         };
+        // manage.py: int() fails -> the default port.
         if (!portSet)
-            if (const std::string* v = get("port"); v && !parsePort(stripped(*v), &s.port))
-                s.port = 8000; // manage.py: int() fails -> the default port
+            if (const std::string* v = get("port"))
+                s.port = scopevisor::parsePort(scopevisor::trimmed(*v)).value_or(8000);
         if (!addressSet)
             if (const std::string* v = get("address"))
                 s.address = *v;
         if (s.tls.keyfile.empty())
             if (const std::string* v = get("keyfile"))
-                s.tls.keyfile = relativeTo(s.config, *v);
+                s.tls.keyfile = pathRelativeTo(s.config, *v);
         if (s.tls.certfile.empty())
             if (const std::string* v = get("certfile"))
-                s.tls.certfile = relativeTo(s.config, *v);
+                s.tls.certfile = pathRelativeTo(s.config, *v);
         if (s.tls.caCert.empty())
             if (const std::string* v = get("ca_cert"))
-                s.tls.caCert = relativeTo(s.config, *v);
+                s.tls.caCert = pathRelativeTo(s.config, *v);
     }
     if (needTls) {
         for (auto [key, val] : {std::pair{"keyfile", &s.tls.keyfile}, std::pair{"certfile", &s.tls.certfile},
@@ -179,7 +156,7 @@ std::vector<scopevisor::ImportedProgram> importedPrograms(const Settings& s) {
         scopevisor::ImportedProgram ip;
         ip.name = p.name;
         ip.argv = splitCommand(p.command); // no shell, as Popen(command.split())
-        ip.directory = p.path.empty() ? dir : relativeTo(s.config, p.path);
+        ip.directory = p.path.empty() ? dir : pathRelativeTo(s.config, p.path);
         ip.autostart = s.launchProgram;
         ip.autorestart = false;   // this Khanat version never restarted anything
         ip.redirectStderr = true; // stderr=STDOUT

@@ -1,16 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "khanat_tls.h"
 
-#include <cerrno>
-#include <cstring>
-
 #include <netdb.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
+
+#include "scopevisor/tcp_listener.h"
 
 namespace khanat {
 namespace {
@@ -88,58 +84,26 @@ std::string peerCommonName(const SSL* ssl) {
     return cn;
 }
 
-int socketPort(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET)
-        return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    return -1;
-}
-
 int openListener(const std::string& address, int port, int* boundPort, std::string* error) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo* res = nullptr;
     const std::string service = std::to_string(port);
     // "" means every interface: "::" is dual-stack once IPV6_V6ONLY is off.
     const bool any = address.empty();
-    int rc = getaddrinfo(any ? "::" : address.c_str(), service.c_str(), &hints, &res);
+    int rc = scopevisor::resolveListenAddress(any ? "::" : address.c_str(), service, AF_UNSPEC, &res);
     if (rc != 0 && any)
-        rc = getaddrinfo("0.0.0.0", service.c_str(), &hints, &res);
+        rc = scopevisor::resolveListenAddress("0.0.0.0", service, AF_UNSPEC, &res);
     if (rc != 0) {
         *error = "address '" + address + "': " + gai_strerror(rc);
         return -1;
     }
-    int fd = -1;
-    std::string lastErr = "no usable address";
-    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            lastErr = std::strerror(errno);
-            continue;
-        }
-        int one = 1, zero = 0;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (ai->ai_family == AF_INET6 && any)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
-            break;
-        lastErr = std::strerror(errno);
-        close(fd);
-        fd = -1;
-    }
+    std::string lastErr;
+    const int fd = scopevisor::listenOnFirst(res, any, SOMAXCONN, &lastErr);
     freeaddrinfo(res);
     if (fd < 0) {
         *error = "cannot listen on " + (any ? std::string("*") : address) + ":" + service + ": " + lastErr;
         return -1;
     }
-    *boundPort = socketPort(fd);
+    *boundPort = scopevisor::listeningPort(fd);
     return fd;
 }
 

@@ -27,6 +27,5 @@ std::string peerCommonName(const SSL* ssl);
 // A listening TCP socket on address:port ("" = every interface, IPv6 and
 // IPv4), close-on-exec. -1 with *error on failure. *boundPort gets the port.
 int openListener(const std::string& address, int port, int* boundPort, std::string* error);
-int socketPort(int fd);
 
 } // namespace khanat

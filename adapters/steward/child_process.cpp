@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "scopevisor/text.h"
+
 namespace steward {
 
 namespace {
@@ -56,7 +58,7 @@ RunResult runCommand(const std::vector<std::string>& argv, const RunOptions& o) 
     }
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-        r.startError = std::string("pipe: ") + strerror(errno);
+        r.startError = "pipe: " + scopevisor::errnoText(errno);
         for (int* p : {outp, errp})
             closeFd(p[0]), closeFd(p[1]);
         return r;
@@ -72,7 +74,7 @@ RunResult runCommand(const std::vector<std::string>& argv, const RunOptions& o) 
     // scope: no instruction of the command runs outside it.
     int hold[2] = {-1, -1};
     if (o.placement && pipe2(hold, O_CLOEXEC) < 0) {
-        r.startError = std::string("pipe: ") + strerror(errno);
+        r.startError = "pipe: " + scopevisor::errnoText(errno);
         for (int* p : {outp, errp})
             closeFd(p[0]), closeFd(p[1]);
         closeFd(devnull);
@@ -81,7 +83,7 @@ RunResult runCommand(const std::vector<std::string>& argv, const RunOptions& o) 
 
     pid_t pid = fork();
     if (pid < 0) {
-        r.startError = std::string("fork: ") + strerror(errno);
+        r.startError = "fork: " + scopevisor::errnoText(errno);
         for (int* p : {outp, errp, hold})
             closeFd(p[0]), closeFd(p[1]);
         closeFd(devnull);

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scopevisor/text.h"
+
 namespace steward {
 
 namespace {
@@ -114,7 +116,7 @@ bool DataStore::write(const std::string& path, const std::string& data, Mode mod
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (mode == Mode::Append ? O_APPEND | O_SYNC : O_TRUNC);
     int fd = ::open(path.c_str(), flags, mode == Mode::Append ? 0600 : 0755);
     if (fd < 0) {
-        *error = "open " + path + ": " + strerror(errno);
+        *error = "open " + path + ": " + scopevisor::errnoText(errno);
         return false;
     }
     size_t off = 0;
@@ -123,7 +125,7 @@ bool DataStore::write(const std::string& path, const std::string& data, Mode mod
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            *error = "write " + path + ": " + strerror(errno);
+            *error = "write " + path + ": " + scopevisor::errnoText(errno);
             ::close(fd);
             return false;
         }

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <future>
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -15,6 +14,8 @@
 
 #include "message_json.h"
 #include "node.h"
+#include "scopevisor/await.h"
+#include "scopevisor/text.h"
 
 namespace steward {
 
@@ -41,7 +42,7 @@ bool LocalSocket::start(std::string* error) {
     listenFd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listenFd_ < 0 || ::bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
         ::chmod(path_.c_str(), mode_) < 0 || ::listen(listenFd_, 64) < 0) {
-        *error = "steward.sock " + path_ + ": " + strerror(errno);
+        *error = "steward.sock " + path_ + ": " + scopevisor::errnoText(errno);
         if (listenFd_ >= 0)
             ::close(listenFd_);
         listenFd_ = -1;
@@ -103,7 +104,7 @@ void LocalSocket::handle(int fd) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            node_.errorLog("error: steward.sock: read: " + std::string(strerror(errno)) + ", input dropped");
+            node_.errorLog("error: steward.sock: read: " + scopevisor::errnoText(errno) + ", input dropped");
             return;
         }
         if (n == 0)
@@ -131,15 +132,17 @@ void LocalSocket::handle(int fd) {
     const std::string who = "uid " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) + ")";
     std::vector<Message> allowed;
     for (auto& m : msgs) {
-        auto p = std::make_shared<std::promise<std::pair<bool, std::string>>>();
-        auto fut = p->get_future();
         std::string what;
-        node_.authorizeLocal(peer, m, &what, [p](bool ok, std::string why) { p->set_value({ok, std::move(why)}); });
-        if (fut.wait_for(kAuthorizationTimeout) != std::future_status::ready) {
+        auto answer = scopevisor::awaitFor<std::pair<bool, std::string>>(
+            [&](auto done) {
+                node_.authorizeLocal(peer, m, &what, [done](bool ok, std::string why) { done({ok, std::move(why)}); });
+            },
+            kAuthorizationTimeout);
+        if (!answer) {
             node_.errorLog("error: steward.sock: authorization of " + who + " for " + what + " timed out");
             return;
         }
-        auto [ok, why] = fut.get();
+        auto [ok, why] = *answer;
         if (!ok) {
             node_.errorLog("error: steward.sock: " + who + " may not " + what + ": " + why +
                            "; message dropped (root may; other users need polkit's consent)");

@@ -49,7 +49,7 @@ scopevisor::Adapter* create(scopevisor::AdapterHost& host, const scopevisor::Ada
     return new StewardAdapter(host, std::move(s));
 }
 
-const scopevisor::AdapterModule kModule{SCOPEVISOR_ADAPTER_API_VERSION, "steward", &create, nullptr};
+const scopevisor::AdapterModule kModule{SCOPEVISOR_ADAPTER_API_VERSION, "steward", &create, nullptr, nullptr};
 
 } // namespace
 } // namespace steward

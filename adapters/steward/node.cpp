@@ -15,13 +15,7 @@ using scopevisor::Verb;
 
 namespace {
 
-// The least role that allows `v` (adapter.h's roleAllows), for messages.
-const char* roleNeeded(Verb v) {
-    for (auto r : {scopevisor::Role::Viewer, scopevisor::Role::LogReader, scopevisor::Role::Operator})
-        if (scopevisor::roleAllows(r, v))
-            return scopevisor::roleName(r);
-    return scopevisor::roleName(scopevisor::Role::Admin);
-}
+const char* roleNeeded(Verb v) { return scopevisor::roleName(scopevisor::leastRoleFor(v)); }
 
 } // namespace
 

@@ -2,10 +2,10 @@
 #include "settings.h"
 
 #include <charconv>
-#include <cstdlib>
 #include <sstream>
 
 #include "message.h"
+#include "scopevisor/settings_reader.h"
 
 namespace steward {
 
@@ -20,19 +20,16 @@ bool validNodeName(const std::string& n) {
 
 namespace {
 
-std::string where(const scopevisor::AdapterSetting& s) {
-    return s.file + ":" + std::to_string(s.line) + ": [" + s.section + "] " + s.key + ": ";
-}
+using scopevisor::settingWhere;
 
 bool parseInt(const scopevisor::AdapterSetting& s, int lo, int hi, int* out, std::string* error) {
-    int v = 0;
-    auto [p, ec] = std::from_chars(s.value.data(), s.value.data() + s.value.size(), v);
-    if (ec != std::errc() || p != s.value.data() + s.value.size() || v < lo || v > hi) {
-        *error = where(s) + "invalid value '" + s.value + "' (expected an integer from " + std::to_string(lo) +
+    const auto v = scopevisor::parseUnsigned(s.value, uint64_t(lo), uint64_t(hi));
+    if (!v) {
+        *error = settingWhere(s) + "invalid value '" + s.value + "' (expected an integer from " + std::to_string(lo) +
                  " to " + std::to_string(hi) + ")";
         return false;
     }
-    *out = v;
+    *out = int(*v);
     return true;
 }
 
@@ -52,7 +49,7 @@ bool parseSize(const scopevisor::AdapterSetting& s, uint64_t lo, uint64_t hi, ui
         ++p;
     }
     if (ec != std::errc() || p != end || shift == 64 || v > (hi >> shift) || (v << shift) < lo) {
-        *error = where(s) + "invalid value '" + s.value + "' (expected a size from " + std::to_string(lo) + " to " +
+        *error = settingWhere(s) + "invalid value '" + s.value + "' (expected a size from " + std::to_string(lo) + " to " +
                  std::to_string(hi) + " bytes, with an optional K, M or G)";
         return false;
     }
@@ -61,16 +58,13 @@ bool parseSize(const scopevisor::AdapterSetting& s, uint64_t lo, uint64_t hi, ui
 }
 
 bool parseBool(const scopevisor::AdapterSetting& s, bool* out, std::string* error) {
-    static const char* const yes[] = {"yes", "true", "on", "1"};
-    static const char* const no[] = {"no", "false", "off", "0"};
-    for (auto y : yes)
-        if (s.value == y)
-            return *out = true, true;
-    for (auto n : no)
-        if (s.value == n)
-            return *out = false, true;
-    *error = where(s) + "invalid value '" + s.value + "' (expected yes or no)";
-    return false;
+    const auto b = scopevisor::parseYesNo(s.value);
+    if (!b) {
+        *error = settingWhere(s) + "invalid value '" + s.value + "' (expected yes or no)";
+        return false;
+    }
+    *out = *b;
+    return true;
 }
 
 } // namespace
@@ -83,7 +77,7 @@ bool parseSettings(const scopevisor::AdapterConfig& cfg, const std::string& stat
     const scopevisor::AdapterSetting* nodeKey = nullptr;
     for (const auto& s : cfg.settings) {
         if (s.section != "adapter:steward") {
-            *error = where(s) + "not a key of the steward adapter";
+            *error = settingWhere(s) + "not a key of the steward adapter";
             return false;
         }
         const std::string& k = s.key;
@@ -115,13 +109,12 @@ bool parseSettings(const scopevisor::AdapterConfig& cfg, const std::string& stat
         else if (k == "socket_folder")
             st.socketFolder = s.value;
         else if (k == "socket_mode") {
-            char* end = nullptr;
-            unsigned long v = std::strtoul(s.value.c_str(), &end, 8);
-            if (s.value.empty() || *end || v > 0777) {
-                *error = where(s) + "invalid value '" + s.value + "' (expected an octal mode such as 0600)";
+            const auto v = scopevisor::parseOctalMode(s.value, 0777);
+            if (!v) {
+                *error = settingWhere(s) + "invalid value '" + s.value + "' (expected an octal mode such as 0600)";
                 return false;
             }
-            st.socketMode = static_cast<unsigned>(v);
+            st.socketMode = *v;
         } else if (k == "nats_connect_retry_interval")
             ok = parseInt(s, 1, 3600, &st.natsConnectRetryInterval, error);
         else if (k == "default_message_timeout")
@@ -150,7 +143,7 @@ bool parseSettings(const scopevisor::AdapterConfig& cfg, const std::string& stat
             st.disabledMethods.clear();
             while (in >> m) {
                 if (!methodKind(m) || m == "REQInitial") {
-                    *error = where(s) + "unknown method '" + m + "'";
+                    *error = settingWhere(s) + "unknown method '" + m + "'";
                     return false;
                 }
                 st.disabledMethods.insert(m);
@@ -158,7 +151,7 @@ bool parseSettings(const scopevisor::AdapterConfig& cfg, const std::string& stat
         } else if (k == "default_role")
             ; // applied by the daemon (roleFor)
         else {
-            *error = where(s) + "unknown key";
+            *error = settingWhere(s) + "unknown key";
             return false;
         }
         if (!ok)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "scopevisor/text.h"
 
 namespace steward {
 
@@ -38,7 +39,7 @@ void Node::methodTailFile(const Message& m, const std::atomic<bool>& cancel) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(forever ? 0 : m.methodTimeout);
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        errorLog("error: methodREQTailFile: open " + path + ": " + strerror(errno));
+        errorLog("error: methodREQTailFile: open " + path + ": " + scopevisor::errnoText(errno));
         return;
     }
     struct stat st{};

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "scopevisor/tcp_listener.h"
 #include "srs_net.h"
 
 namespace srs {
@@ -27,16 +28,7 @@ std::string tooLongReply() {
     return "Refused: the message is longer than " + std::to_string(kMaxMessage) + " bytes";
 }
 
-const char* neededRole(scopevisor::Verb v) {
-    switch (v) {
-    case scopevisor::Verb::View: return "viewer";
-    case scopevisor::Verb::ReadLog: return "log-reader";
-    case scopevisor::Verb::Control:
-    case scopevisor::Verb::SendInput: return "operator";
-    case scopevisor::Verb::Manage: return "admin";
-    }
-    return "admin";
-}
+const char* neededRole(scopevisor::Verb v) { return scopevisor::roleName(scopevisor::leastRoleFor(v)); }
 } // namespace
 
 SrsAdapter::SrsAdapter(scopevisor::AdapterHost& host, Settings settings)
@@ -56,14 +48,14 @@ bool SrsAdapter::start(std::string* error) {
     listenFd_ = host_.takeListenFd("supervisor-rs");
     std::string where;
     if (listenFd_ >= 0) {
-        where = "port " + std::to_string(boundPort(listenFd_)) + " (from systemd)";
-        host_.log(LogLevel::Info, "using the listening socket from systemd (port " + std::to_string(boundPort(listenFd_)) + ")");
+        where = "port " + std::to_string(scopevisor::listeningPort(listenFd_)) + " (from systemd)";
+        host_.log(LogLevel::Info, "using the listening socket from systemd (port " + std::to_string(scopevisor::listeningPort(listenFd_)) + ")");
     } else {
         listenFd_ = listenTcp(settings_.listenerAddr, settings_.port, error);
         if (listenFd_ < 0)
             return false;
-        where = settings_.listenerAddr + ":" + std::to_string(boundPort(listenFd_));
-        host_.log(LogLevel::Info, "TCP on " + settings_.listenerAddr + " port " + std::to_string(boundPort(listenFd_)) +
+        where = settings_.listenerAddr + ":" + std::to_string(scopevisor::listeningPort(listenFd_));
+        host_.log(LogLevel::Info, "TCP on " + settings_.listenerAddr + " port " + std::to_string(scopevisor::listeningPort(listenFd_)) +
                                       (settings_.encrypt ? ", signed commands only (encrypt on)" : ", plain commands") +
                                       (replay_.enabled() ? ", replay guard " + std::to_string(settings_.replayWindow) + " s" : ""));
     }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "scopevisor/await.h"
 #include "srs_adapter.h"
 
 namespace srs {
@@ -24,15 +25,10 @@ namespace {
 
 constexpr const char* kNoAnswer = "the daemon did not answer in time";
 
-// A Control answer, waited for from an adapter thread.
+// A Control answer, waited for from an adapter thread (scopevisor::awaitFor).
 template <typename T, typename F>
 std::optional<T> await(F&& call) {
-    auto p = std::make_shared<std::promise<T>>();
-    auto fut = p->get_future();
-    call([p](T v) { p->set_value(std::move(v)); });
-    if (fut.wait_for(std::chrono::seconds(600)) != std::future_status::ready)
-        return std::nullopt;
-    return fut.get();
+    return scopevisor::awaitFor<T>(std::forward<F>(call), std::chrono::seconds(600));
 }
 
 // supervisor-rs's table holds a child while its process exists.

@@ -17,6 +17,7 @@
 #include <openssl/rsa.h>
 
 #include "srs_command.h"
+#include "scopevisor/text.h"
 
 namespace srs {
 namespace fs = std::filesystem;
@@ -104,7 +105,7 @@ Verified verifySignature(const std::string& pemFile, std::string signature) {
     std::ifstream in(pemFile, std::ios::binary);
     if (!in) {
         Verified v;
-        v.error = "Cannot read key file " + pemFile + ": " + std::strerror(errno);
+        v.error = "Cannot read key file " + pemFile + ": " + scopevisor::errnoText(errno);
         return v;
     }
     std::ostringstream text;

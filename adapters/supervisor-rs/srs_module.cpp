@@ -18,7 +18,7 @@ bool importPrograms(const scopevisor::AdapterConfig& cfg, std::vector<scopevisor
     return srs::readSettings(cfg, &s, error) && srs::importedPrograms(s, out, error);
 }
 
-const scopevisor::AdapterModule kModule = {SCOPEVISOR_ADAPTER_API_VERSION, "supervisor-rs", &create, &importPrograms};
+const scopevisor::AdapterModule kModule = {SCOPEVISOR_ADAPTER_API_VERSION, "supervisor-rs", &create, &importPrograms, nullptr};
 
 } // namespace
 

@@ -9,7 +9,7 @@ namespace srs {
 
 // A listening TCP socket on address:port ("::" is dual stack; a name is
 // resolved); -1 with *error set on failure.
+// The port it is bound to: scopevisor::listeningPort (scopevisor/tcp_listener.h).
 int listenTcp(const std::string& address, int port, std::string* error);
-int boundPort(int fd);
 
 } // namespace srs

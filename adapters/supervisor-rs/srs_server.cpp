@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "scopevisor/text.h"
+
 namespace srs {
 namespace {
 
@@ -46,7 +48,7 @@ bool ConnectionServer::start(int listenFd, std::string* error) {
     // EAGAIN (it may come from systemd in blocking mode).
     const int flags = fcntl(listenFd_, F_GETFL);
     if (epollFd_ < 0 || wakeFd_ < 0 || flags < 0 || fcntl(listenFd_, F_SETFL, flags | O_NONBLOCK) < 0) {
-        *error = std::string("cannot set up the connection loop: ") + std::strerror(errno);
+        *error = "cannot set up the connection loop: " + scopevisor::errnoText(errno);
         return false;
     }
     epoll_event ev{};

@@ -2,7 +2,6 @@
 #include "srs_settings.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -10,39 +9,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "scopevisor/settings_reader.h"
+
 namespace srs {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSection = "adapter:supervisor-rs";
 
-std::string where(const scopevisor::AdapterSetting& s) {
-    return s.file + ":" + std::to_string(s.line) + ": [" + s.section + "] " + s.key + ": ";
-}
+using scopevisor::pathRelativeTo;
+using scopevisor::settingWhere;
 
-std::string relativeTo(const std::string& file, const std::string& path) {
-    if (path.empty() || path[0] == '/')
-        return path;
-    return (fs::path(file).parent_path() / path).lexically_normal().string();
-}
-
-bool parseNumber(const std::string& v, long max, long* out) {
-    if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
-        return false;
-    long n = std::atol(v.c_str());
-    if (n > max)
-        return false;
-    *out = n;
-    return true;
-}
-
-std::optional<bool> parseBool(const std::string& v) {
-    if (v == "yes" || v == "true" || v == "on" || v == "1")
-        return true;
-    if (v == "no" || v == "false" || v == "off" || v == "0")
-        return false;
-    return std::nullopt;
-}
 
 // Directories separated by commas or blanks.
 std::vector<std::string> pathList(const scopevisor::AdapterSetting& st) {
@@ -51,7 +28,7 @@ std::vector<std::string> pathList(const scopevisor::AdapterSetting& st) {
     for (char c : st.value + ",") {
         if (c == ',' || c == ' ' || c == '\t') {
             if (!cur.empty())
-                out.push_back(relativeTo(st.file, cur));
+                out.push_back(pathRelativeTo(st.file, cur));
             cur.clear();
         } else {
             cur += c;
@@ -70,23 +47,19 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::stri
             continue;
         const std::string& k = st.key;
         if (k == "port") {
-            long p = 0;
-            if (!parseNumber(st.value, 65535, &p)) {
-                *error = where(st) + "not a port number: '" + st.value + "'";
+            if (!scopevisor::readPort(st, &s.port, error))
                 return false;
-            }
-            s.port = int(p);
         } else if (k == "listener_addr") {
             if (st.value.empty()) {
-                *error = where(st) + "empty (0.0.0.0 for every IPv4 address, :: for IPv4 and IPv6)";
+                *error = settingWhere(st) + "empty (0.0.0.0 for every IPv4 address, :: for IPv4 and IPv6)";
                 return false;
             }
             s.listenerAddr = st.value;
             addrSet = true;
         } else if (k == "ipv6" || k == "encrypt") {
-            auto b = parseBool(st.value);
+            auto b = scopevisor::parseYesNo(st.value);
             if (!b) {
-                *error = where(st) + "expected on or off, not '" + st.value + "'";
+                *error = settingWhere(st) + "expected on or off, not '" + st.value + "'";
                 return false;
             }
             (k == "ipv6" ? ipv6 : s.encrypt) = *b;
@@ -95,17 +68,19 @@ bool readSettings(const scopevisor::AdapterConfig& cfg, Settings* out, std::stri
             s.pubKeysPath = pathList(st);
             keysSet = true;
         } else if (k == "replay_window") {
-            if (!parseNumber(st.value, 86400 * 366, &s.replayWindow)) {
-                *error = where(st) + "expected seconds (0 = off), not '" + st.value + "'";
+            const auto window = scopevisor::parseUnsigned(st.value, 0, 86400 * 366);
+            if (!window) {
+                *error = settingWhere(st) + "expected seconds (0 = off), not '" + st.value + "'";
                 return false;
             }
+            s.replayWindow = long(*window);
             replaySet = true;
         } else if (k == "server_yml") {
-            s.serverYmlPath = relativeTo(st.file, st.value);
+            s.serverYmlPath = pathRelativeTo(st.file, st.value);
         } else if (k == "default_role" || k == "required" || k == "enabled") {
             // the daemon's keys
         } else {
-            *error = where(st) + "unknown key (known: listener_addr, port, ipv6, encrypt, pub_keys_path, "
+            *error = settingWhere(st) + "unknown key (known: listener_addr, port, ipv6, encrypt, pub_keys_path, "
                                  "replay_window, server_yml, default_role, required, enabled)";
             return false;
         }

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "srs_command.h"
+#include "scopevisor/text.h"
 
 namespace srs {
 namespace fs = std::filesystem;
@@ -53,7 +54,7 @@ bool stringList(const std::string& file, const YAML::Node& n, const std::string&
 bool readText(const std::string& file, std::string* text, std::string* error) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-        *error = file + ": cannot read: " + std::strerror(errno);
+        *error = file + ": cannot read: " + scopevisor::errnoText(errno);
         return false;
     }
     std::ostringstream ss;

@@ -7,6 +7,7 @@
 
 #include "xmlrpc_parse.h"
 #include "xmlrpc_value.h"
+#include "scopevisor/text.h"
 
 namespace scopevisor::xmlrpc {
 
@@ -55,10 +56,7 @@ AuthOutcome checkBasicAuth(const std::string* header, const Credentials& creds, 
     const auto sp = header->find(' ');
     if (sp == std::string::npos || sp == 0)
         return AuthOutcome::Unauthorized;
-    std::string scheme = header->substr(0, sp);
-    for (auto& c : scheme)
-        c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (scheme != "basic")
+    if (lowered(header->substr(0, sp)) != "basic")
         return AuthOutcome::Unauthorized;
     auto decoded = pyBase64Decode(header->substr(sp + 1));
     if (!decoded || !validUtf8(*decoded))

@@ -24,6 +24,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "scopevisor/text.h"
+
 namespace scopevisor::xmlrpc {
 
 namespace {
@@ -238,11 +240,7 @@ void GrowingPool::shutdown() {
 
 namespace {
 
-bool sameWord(const std::string& a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
+bool sameWord(const std::string& a, std::string_view b) { return equalsIgnoreCase(a, b); }
 
 } // namespace
 

@@ -17,13 +17,12 @@
 #include <unistd.h>
 
 #include "http_server.h"
+#include "scopevisor/tcp_listener.h"
+#include "scopevisor/text.h"
 
 namespace scopevisor::xmlrpc {
 
-
 namespace {
-
-std::string errnoText(int e) { return std::strerror(e); }
 
 bool fillUnixAddr(const std::string& path, sockaddr_un* addr, std::string* error) {
     memset(addr, 0, sizeof *addr);
@@ -152,32 +151,15 @@ int listenInet(const std::string& spec, std::string* error) {
         *error = "invalid port '" + spec + "'";
         return -1;
     }
-    addrinfo hints{};
-    hints.ai_family = host.empty() ? AF_INET : AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo* res = nullptr;
-    int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+    int rc = resolveListenAddress(host.empty() ? nullptr : host.c_str(), port, host.empty() ? AF_INET : AF_UNSPEC, &res);
     if (rc != 0) {
         *error = "cannot resolve '" + host + "': " + gai_strerror(rc);
         return -1;
     }
-    int fd = -1;
     std::string lastErr;
-    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-        fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            lastErr = errnoText(errno);
-            continue;
-        }
-        int yes = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 1024) == 0)
-            break;
-        lastErr = errnoText(errno);
-        ::close(fd);
-        fd = -1;
-    }
+    // The system's IPV6_V6ONLY default stands, as in supervisord.
+    const int fd = listenOnFirst(res, false, 1024, &lastErr);
     freeaddrinfo(res);
     if (fd < 0)
         *error = "cannot listen on " + spec + ": " + lastErr;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http_server.h"
+#include "scopevisor/settings_reader.h"
 #include "service.h"
 
 namespace scopevisor::xmlrpc {
@@ -98,8 +99,6 @@ private:
     std::vector<std::unique_ptr<Running>> running_;
 };
 
-std::string where(const AdapterSetting& s) { return s.file + ":" + std::to_string(s.line) + ": "; }
-
 Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error) {
     std::vector<Endpoint> eps;
     for (const char* section : {"unix_http_server", "inet_http_server"}) {
@@ -113,13 +112,12 @@ Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error)
             if (s.key == "file" && e.ep.isUnix)
                 e.file = s.value;
             else if (s.key == "chmod" && e.ep.isUnix) {
-                char* end = nullptr;
-                const unsigned long m = strtoul(s.value.c_str(), &end, 8);
-                if (s.value.empty() || *end || m > 07777) {
-                    *error = where(s) + "[" + section + "] chmod: invalid mode '" + s.value + "'";
+                const auto m = parseOctalMode(s.value, 07777);
+                if (!m) {
+                    *error = settingLine(s) + "[" + section + "] chmod: invalid mode '" + s.value + "'";
                     return nullptr;
                 }
-                e.chmod = mode_t(m);
+                e.chmod = mode_t(*m);
             } else if (s.key == "chown" && e.ep.isUnix)
                 e.chown = s.value;
             else if (s.key == "port" && !e.ep.isUnix)
@@ -129,7 +127,7 @@ Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error)
             else if (s.key == "password")
                 e.ep.creds.password = s.value;
             else {
-                *error = where(s) + "[" + section + "]: unknown key '" + s.key + "'";
+                *error = settingLine(s) + "[" + section + "]: unknown key '" + s.key + "'";
                 return nullptr;
             }
         }
@@ -151,7 +149,7 @@ Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error)
         if (s.section == "unix_http_server" || s.section == "inet_http_server")
             continue;
         if (s.key != "default_role") {
-            *error = where(s) + "[" + s.section + "]: unknown key '" + s.key + "' (the xmlrpc adapter takes default_role)";
+            *error = settingLine(s) + "[" + s.section + "]: unknown key '" + s.key + "' (the xmlrpc adapter takes default_role)";
             return nullptr;
         }
     }
@@ -162,7 +160,24 @@ Adapter* create(AdapterHost& host, const AdapterConfig& cfg, std::string* error)
     return new XmlRpcAdapter(host, std::move(eps));
 }
 
-const AdapterModule kModule = {SCOPEVISOR_ADAPTER_API_VERSION, "xmlrpc", &create, nullptr};
+// SUPERVISOR_SERVER_URL for children, supervisord's rule: the unix socket
+// first, else the TCP listener, with "localhost" for an empty or "*" host.
+std::string serverUrl(const AdapterConfig& cfg) {
+    if (const AdapterSetting* file = cfg.find("unix_http_server", "file"); file && !file->value.empty())
+        return "unix://" + file->value;
+    if (const AdapterSetting* port = cfg.find("inet_http_server", "port"); port && !port->value.empty()) {
+        const std::string& spec = port->value;
+        const auto colon = spec.rfind(':');
+        std::string host = colon == std::string::npos ? "" : spec.substr(0, colon);
+        const std::string num = colon == std::string::npos ? spec : spec.substr(colon + 1);
+        if (host.empty() || host == "*")
+            host = "localhost";
+        return "http://" + host + ":" + num;
+    }
+    return "";
+}
+
+const AdapterModule kModule = {SCOPEVISOR_ADAPTER_API_VERSION, "xmlrpc", &create, nullptr, &serverUrl};
 
 } // namespace
 } // namespace scopevisor::xmlrpc

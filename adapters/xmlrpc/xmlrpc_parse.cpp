@@ -10,19 +10,14 @@
 
 #include <expat.h>
 
+#include "scopevisor/text.h"
+
 namespace scopevisor::xmlrpc {
 
 namespace {
 
-constexpr std::string_view kSpace = " \t\n\r\f\v";
-
-std::string_view strip(std::string_view s) {
-    auto b = s.find_first_not_of(kSpace);
-    if (b == std::string_view::npos)
-        return {};
-    auto e = s.find_last_not_of(kSpace);
-    return s.substr(b, e - b + 1);
-}
+// Python's str.strip(): the same white space as isspace().
+std::string_view strip(std::string_view s) { return trimmed(s); }
 
 // Digits with single underscores between them (Python's literal rule).
 bool digitsWithUnderscores(std::string_view s, std::string* out) {
@@ -78,9 +73,7 @@ std::optional<double> pyParseFloat(std::string_view text) {
     if (i < s.size() && (s[i] == '+' || s[i] == '-'))
         clean += s[i++];
     std::string rest(s.substr(i));
-    std::string lower;
-    for (char c : rest)
-        lower += char(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lower = lowered(rest);
     if (lower == "inf" || lower == "infinity" || lower == "nan") {
         clean += lower;
         return std::strtod(clean.c_str(), nullptr);

@@ -27,7 +27,7 @@
 
 #include "scopevisor/control.h"
 
-#define SCOPEVISOR_ADAPTER_API_VERSION 2u
+#define SCOPEVISOR_ADAPTER_API_VERSION 3u
 
 namespace scopevisor {
 
@@ -60,6 +60,13 @@ inline std::optional<Role> parseRole(std::string_view s) noexcept {
     if (s == "operator") return Role::Operator;
     if (s == "admin") return Role::Admin;
     return std::nullopt;
+}
+// The least role that allows `v`: what a refusal tells the peer to ask for.
+inline Role leastRoleFor(Verb v) noexcept {
+    for (Role r : {Role::Viewer, Role::LogReader, Role::Operator})
+        if (roleAllows(r, v))
+            return r;
+    return Role::Admin;
 }
 inline const char* verbName(Verb v) noexcept {
     switch (v) {
@@ -229,6 +236,11 @@ struct AdapterModule {
     // Programs from the legacy tool's own configuration; may be null.
     // Called before the engine starts; false with *error set on failure.
     bool (*importPrograms)(const AdapterConfig& cfg, std::vector<ImportedProgram>* out, std::string* error);
+    // The URL at which programs reach the server this adapter would run
+    // (supervisord's serverurl), or "" when it runs none; may be null. Called
+    // before the engine starts: the daemon hands the first non-empty answer
+    // to programs as SUPERVISOR_SERVER_URL.
+    std::string (*serverUrl)(const AdapterConfig& cfg);
 };
 
 } // namespace scopevisor
