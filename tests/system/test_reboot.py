@@ -34,6 +34,8 @@ def saved(state_dir):
     """namespec -> desired state, from the state file(s) on the host side."""
     out = {}
     for path in glob.glob(os.path.join(state_dir, "*")):
+        if not os.path.isfile(path):  # the daemon keeps other things there too
+            continue
         with open(path) as f:
             for line in f:
                 fields = line.rstrip("\n").split("\t")

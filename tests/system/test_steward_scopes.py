@@ -35,6 +35,9 @@ central_node_name = central
 broker_address = 127.0.0.1:{NATS_PORT}
 nats_connect_retry_interval = 1
 start_pub_hello = 2
+
+[access]
+steward:central = admin
 """
 
 class Central:
