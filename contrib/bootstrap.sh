@@ -49,8 +49,9 @@ Commands:
   build            install what is missing, configure and build
   test [ARGS...]   build, then run the whole test suite
                    (meson test -C $BUILD --print-errorlogs [ARGS...]) and end
-                   with the line "N passed, N failed, N skipped"; exits
-                   non-zero if a test failed or none ran
+                   with the line "N passed, N failed, N skipped" (test
+                   cases, see README.md); exits non-zero if a test failed
+                   or none ran
   demo [ARGS...]   build, then run the daemon in the foreground:
                    $DAEMON -c $DEMO_CONF [ARGS...]
                    (Ctrl-C stops all programs and exits)
@@ -220,39 +221,84 @@ python() {
     if [[ -x /usr/bin/python3 ]]; then /usr/bin/python3 "$@"; else python3 "$@"; fi
 }
 
-# Prints "PASSED FAILED SKIPPED" counted from meson's testlog.json (one JSON
-# object per line). Anything that is not a pass or a skip counts as failed.
+# Prints "PASSED FAILED SKIPPED" counted over the test cases of the run whose
+# meson log directory is $1. meson's testlog.json has one line per meson test;
+# a test made of many cases counts each of them, so that a case that skipped
+# inside a passing test shows: GoogleTest cases from testlog.junit.xml (meson
+# keeps them for protocol 'gtest'), pytest cases from pytest/<name>.xml (each
+# pytest test writes it with --junitxml, under its meson test name). Any other test counts once: OK is a
+# pass, SKIP (exit 77) a skip, anything else a failure. A test that failed
+# with no failed case (a crash, a timeout, an error outside the cases) counts
+# one failure more.
 count_results() {
     python - "$1" <<'EOF'
-import json, sys
+import json, os, sys
+import xml.etree.ElementTree as ET
+
+logs = sys.argv[1]
+
+
+def cases(root):
+    """(passed, failed, skipped) over the <testcase> elements of a JUnit tree."""
+    p = f = s = 0
+    for c in root.iter("testcase"):
+        if c.find("failure") is not None or c.find("error") is not None:
+            f += 1
+        elif c.find("skipped") is not None or c.get("result") in ("skipped", "suppressed"):
+            s += 1
+        else:
+            p += 1
+    return p, f, s
+
+
+# GoogleTest suites from meson's JUnit file, named "<project>.<test>.<suite>"
+# where <test> is the name testlog.json gives ("project:suites / name").
+try:
+    gtest = list(ET.parse(os.path.join(logs, "testlog.junit.xml")).getroot().iter("testsuite"))
+except (OSError, ET.ParseError):
+    gtest = []
+
 passed = failed = skipped = 0
 try:
-    lines = open(sys.argv[1], encoding="utf-8", errors="replace").read().splitlines()
+    lines = open(os.path.join(logs, "testlog.json"), encoding="utf-8", errors="replace").read().splitlines()
 except FileNotFoundError:
     lines = []
 for line in lines:
     if not line.strip():
         continue
     try:
-        result = json.loads(line).get("result")
+        test = json.loads(line)
+        name, result = test.get("name", ""), test.get("result")
     except (ValueError, AttributeError):
-        result = None
-    if result in ("OK", "EXPECTEDFAIL"):
-        passed += 1
-    elif result == "SKIP":
-        skipped += 1
-    else:  # FAIL, TIMEOUT, UNEXPECTEDPASS, ERROR, or unreadable
-        failed += 1
+        name, result = "", None
+    n = None
+    suites = [s for s in gtest if name and s.get("name", "").partition(".")[2].startswith(name + ".")]
+    if suites:
+        n = [sum(c) for c in zip(*map(cases, suites))]
+    elif name:
+        try:
+            short = name.rpartition(" / ")[2]
+            n = list(cases(ET.parse(os.path.join(logs, "pytest", short + ".xml")).getroot()))
+        except (OSError, ET.ParseError):
+            pass
+    if n is None or sum(n) == 0:
+        # FAIL, TIMEOUT, UNEXPECTEDPASS, ERROR, or unreadable: a failure.
+        ok, skip = result in ("OK", "EXPECTEDFAIL"), result == "SKIP"
+        n = [int(ok), int(not (ok or skip)), int(skip)]
+    elif result not in ("OK", "EXPECTEDFAIL", "SKIP") and n[1] == 0:
+        n[1] = 1
+    passed, failed, skipped = passed + n[0], failed + n[1], skipped + n[2]
 print(passed, failed, skipped)
 EOF
 }
 
 run_tests() {
-    local testlog=$BUILD/meson-logs/testlog.json rc=0 counts passed failed skipped
-    rm -f "$testlog"
+    local logs=$BUILD/meson-logs rc=0 counts passed failed skipped
+    # Results of an earlier run must not be counted in this one.
+    rm -rf "$logs/testlog.json" "$logs/testlog.junit.xml" "$logs/pytest"
     say "test: meson test -C $BUILD --print-errorlogs${*:+ $*}"
     meson test -C "$BUILD" --print-errorlogs "$@" </dev/null || rc=$?
-    counts=$(count_results "$testlog") || echo "bootstrap: error: could not read $testlog" >&2
+    counts=$(count_results "$logs") || echo "bootstrap: error: could not read the results in $logs" >&2
     read -r passed failed skipped <<<"${counts:-0 0 0}"
 
     echo

@@ -5,11 +5,12 @@ against a real scopevisord on a private session bus, and scopevisorctl
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -203,11 +204,27 @@ def test_ctl_send_and_tail(daemon):
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=daemon)
     follow = subprocess.Popen([CTL, "--user", "tail", "-f", "-n", "0", "cat"], stdout=subprocess.PIPE, text=True,
                               env=env)
-    time.sleep(0.3)
-    assert ctl(daemon, "send", "cat", "three").returncode == 0
-    assert follow.stdout.readline() == "three\n"
-    follow.terminate()
-    follow.wait(timeout=5)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in follow.stdout], daemon=True).start()
+
+    def next_line(timeout):
+        try:
+            return lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    try:
+        # A line sent before tail -f follows is not shown (-n 0): send "ready"
+        # until one comes out, then every later line must come out too.
+        assert wait_for(lambda: ctl(daemon, "send", "cat", "ready").returncode == 0 and next_line(0.2) == "ready\n")
+        assert ctl(daemon, "send", "cat", "three").returncode == 0
+        got = next_line(10)
+        while got == "ready\n":  # the sends that were already on their way
+            got = next_line(10)
+        assert got == "three\n"
+    finally:
+        follow.terminate()
+        follow.wait(timeout=5)
 
 
 @needs_bus

@@ -240,12 +240,15 @@ TEST_F(DbusApi, ReadLogNumbersLinesPerStream) {
 
 TEST_F(DbusApi, SignalProgram) {
     ASSERT_TRUE(waitFor([&] { return state("sleeper") == "RUNNING"; }));
+    ProgramClient p(*conn_, mgr_->GetProgram("sleeper"));
+    const uint32_t before = p.PID();
+    ASSERT_GT(before, 0u);
     mgr_->SignalProgram("sleeper", SIGKILL);
-    // autorestart=unexpected brings it back; what matters is that it died.
-    ASSERT_TRUE(waitFor([&] {
-        ProgramClient p(*conn_, mgr_->GetProgram("sleeper"));
-        return p.ExitStatus() == -1 || p.State() != "RUNNING" || p.StoppedAt() > 0;
-    }));
+    // The killed process is gone (the daemon reaps it), and autorestart=unexpected
+    // starts a new one: only a delivered signal changes the pid.
+    EXPECT_TRUE(waitFor([&] { return ::kill(pid_t(before), 0) != 0; }));
+    EXPECT_TRUE(waitFor([&] { return p.PID() != before && p.PID() > 0 && p.State() == "RUNNING"; }))
+        << "pid " << p.PID() << " (before " << before << "), state " << p.State();
 }
 
 // Subscribes to the signals of the API on a connection of its own.

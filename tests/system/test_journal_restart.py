@@ -158,6 +158,7 @@ def test_kill_9_keeps_the_program_and_its_numbering(ct):
 
 def test_refill_after_a_clean_restart(ct):
     """The buffer of the new daemon starts with the lines the old one had."""
+    assert wait_for(lambda: newest_line(ct) >= 50, 60), "the counter does not talk"
     ct.run(["systemctl", "restart", "scopevisord.service"], timeout=120)
     assert wait_for(lambda: service_active(ct))
     assert "log buffers refilled from the journal" in daemon_log(ct).split("started with pid")[-1]

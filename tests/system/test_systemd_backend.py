@@ -93,6 +93,33 @@ def ct(tmp_path_factory):
         yield c
 
 
+def service_active(c):
+    return c.run(["systemctl", "is-active", "scopevisord.service"], check=False).stdout.strip() == "active"
+
+
+def manager_call(c, method, *args, check=True):
+    return c.run(["busctl", "call", "org.scopevisor1", "/org/scopevisor1", "org.scopevisor1.Manager", method, *args],
+                 check=check, timeout=60)
+
+
+def shut_down(c):
+    """The daemon stopped with every program and scope, as a Shutdown request leaves it."""
+    manager_call(c, "Shutdown")
+    assert wait_for(lambda: not service_active(c), 60)
+    assert wait_for(lambda: c.run(["systemctl", "list-units", "--plain", "--no-legend", "scopevisor-*"])
+                    .stdout.strip() == "", 60)
+
+
+@pytest.fixture(autouse=True)
+def daemon_running(ct):
+    """Every test starts with the daemon running, whichever tests ran before it
+    (some stop it), so that each one also passes on its own."""
+    if not service_active(ct):
+        ct.run(["systemctl", "start", "scopevisord.service"], timeout=60)
+        assert wait_for(lambda: service_active(ct), 60), daemon_log(ct)[-3000:]
+    yield
+
+
 def test_service_is_notify_with_watchdog(ct):
     p = show(ct, "scopevisord.service", "Type", "ActiveState", "StatusText", "WatchdogUSec",
              "LogRateLimitIntervalUSec", "LogRateLimitBurst", "FileDescriptorStoreMax", "Restart")
@@ -262,25 +289,29 @@ def test_shutdown_request_stops_every_scope(ct):
     _pid, _unit = spawned_pid(ct, "forker")
     out = ct.journal("SCOPEVISOR_PROGRAM=forker", "-o", "cat")
     child = int(re.findall(r"child (\d+)", out)[-1])
-    ct.run(["busctl", "call", "org.scopevisor1", "/org/scopevisor1", "org.scopevisor1.Manager", "Shutdown"],
-           timeout=60)
-    units = ct.run(["systemctl", "list-units", "--all", "--plain", "--no-legend", "scopevisor-*"]).stdout
-    assert wait_for(lambda: ct.run(["systemctl", "list-units", "--plain", "--no-legend", "scopevisor-*"])
-                    .stdout.strip() == ""), units
+    shut_down(ct)
     assert not alive(ct, child)
-    # The daemon stays stopped: the next test starts it.
 
 
 def test_failed_scope_job_is_a_spawn_error_with_systemds_reason(ct):
-    # Somebody else holds the scope name of program "taken".
+    # The daemon's own scope of "taken" gone, somebody else takes its name
+    # before the daemon starts again.
+    shut_down(ct)
+    tickers = len(re.findall(r"spawned: 'ticker'", daemon_log(ct)))
     ct.run("setsid systemd-run --quiet --scope --unit=scopevisor-taken.scope sleep 600 "
            "</dev/null >/dev/null 2>&1 &")
-    assert wait_for(lambda: show(ct, "scopevisor-taken.scope", "ActiveState")["ActiveState"] == "active")
-    ct.run(["systemctl", "start", "scopevisord.service"], timeout=60)
-    log = wait_for(lambda: "spawnerr: taken:" in daemon_log(ct) and daemon_log(ct))
-    taken = "\n".join(line for line in log.splitlines() if "taken" in line)
-    assert "couldn't create scope scopevisor-taken.scope" in log, taken
-    assert re.search(r"couldn.t create scope scopevisor-taken\.scope: .*already (exists|loaded)", log), taken
-    # The other programs started normally, and the foreign scope is untouched.
-    assert wait_for(lambda: len(re.findall(r"spawned: 'ticker'", daemon_log(ct))) >= 2)
-    assert show(ct, "scopevisor-taken.scope", "ActiveState")["ActiveState"] == "active"
+    try:
+        assert wait_for(lambda: show(ct, "scopevisor-taken.scope", "ActiveState")["ActiveState"] == "active")
+        ct.run(["systemctl", "start", "scopevisord.service"], timeout=60)
+        log = wait_for(lambda: "spawnerr: taken:" in daemon_log(ct) and daemon_log(ct))
+        assert log, daemon_log(ct)[-3000:]
+        taken = "\n".join(line for line in log.splitlines() if "taken" in line)
+        assert "couldn't create scope scopevisor-taken.scope" in log, taken
+        assert re.search(r"couldn.t create scope scopevisor-taken\.scope: .*already (exists|loaded)", log), taken
+        # The other programs started normally, and the foreign scope is untouched.
+        assert wait_for(lambda: len(re.findall(r"spawned: 'ticker'", daemon_log(ct))) > tickers)
+        assert show(ct, "scopevisor-taken.scope", "ActiveState")["ActiveState"] == "active"
+    finally:
+        # The name free again and "taken" running, for whatever test comes next.
+        ct.run(["systemctl", "stop", "scopevisor-taken.scope"], check=False)
+        manager_call(ct, "StartProgram", "s", "taken", check=False)

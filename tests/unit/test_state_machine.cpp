@@ -238,13 +238,21 @@ TEST_F(StateMachine, AutorestartUnexpected) {
 }
 
 TEST_F(StateMachine, KilledBySignalIsExitStatusMinusOneAndUnexpected) {
-    make({proc("a")});
+    // "a" restarts (autorestart=unexpected), which spawns anew and resets its
+    // exit status; "f" (autorestart=false) stays EXITED, so its status can be read.
+    auto f = proc("f");
+    f.autorestart = config::AutoRestart::False;
+    make({proc("a"), f});
     loop.advance(2 * kSec);
-    Recorder r2;
     backend.exitSignal(backend.pidOf("a"), SIGHUP);
-    EXPECT_EQ(state("a"), ProcessState::Starting); // restarted
+    backend.exitSignal(backend.pidOf("f"), SIGHUP);
+    EXPECT_EQ(state("a"), ProcessState::Starting); // restarted: the exit was not expected
     auto v = rec.statesOf("a");
+    ASSERT_GE(v.size(), 2u);
     EXPECT_EQ(v[v.size() - 2], "EXITED");
+    EXPECT_EQ(state("f"), ProcessState::Exited);
+    EXPECT_EQ(info("f").exitStatus, -1);
+    EXPECT_EQ(info("f").spawnError, "Bad exit code -1");
 }
 
 TEST_F(StateMachine, AutorestartTrueAndFalse) {

@@ -304,21 +304,39 @@ def test_tls12_and_tls13(khanat):
     assert khanat.client(tls13=True).ok("GET", "LIST")["0"] == "aes"
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_tls_versions_below_12_refused(khanat):
+def old_tls_context(maximum):
+    """A client that really offers TLS 1.0 up to `maximum`: OpenSSL 3 refuses
+    TLS 1.0 and 1.1 on its own side at its default security level, before a
+    byte is sent, so the level is lowered to 0."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-    try:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-    except ValueError:
-        pytest.skip("this OpenSSL cannot offer TLS 1.1")
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    ctx.minimum_version = ssl.TLSVersion.TLSv1
+    ctx.maximum_version = maximum
+    return ctx
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+def test_tls_versions_below_12_refused(khanat, version):
     appli = khanat.ca / "appli"
+    # The same client offering up to TLS 1.2 gets in: the refusal below is the
+    # version's, not the lowered security level's or the certificate's.
+    ctx = old_tls_context(ssl.TLSVersion.TLSv1_2)
     ctx.load_cert_chain(str(appli / "certs/admincert.pem"), str(appli / "private/adminkey.pem"))
     with socket.create_connection(("127.0.0.1", khanat.port)) as s:
-        with pytest.raises((ssl.SSLError, ConnectionError)):
+        with ctx.wrap_socket(s) as t:
+            assert t.version() == "TLSv1.2"
+
+    ctx = old_tls_context(version)
+    ctx.load_cert_chain(str(appli / "certs/admincert.pem"), str(appli / "private/adminkey.pem"))
+    with socket.create_connection(("127.0.0.1", khanat.port)) as s:
+        with pytest.raises(ssl.SSLError) as refused:
             ctx.wrap_socket(s).do_handshake()
+    # The server's protocol_version alert, not a refusal on the client's side
+    # (NO_PROTOCOLS_AVAILABLE, UNSUPPORTED_PROTOCOL).
+    assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION", refused.value
 
 
 def test_client_without_certificate_refused(khanat):

@@ -135,6 +135,59 @@ TEST(GobRealNode, HelloBytes) {
     EXPECT_EQ(decodeMessage(prefix() + value), m);
 }
 
+// The value part of a reply a real ship1 sent to REQCliCommand ["bash", "-c",
+// "echo apekatt"] (docs/protocols/steward.md §3.4): the whole request comes
+// back as the nested PreviousMessage, ReplyMethod filled in, with an empty
+// Operation at both levels. A reply has no FromNode, Directory or FileName,
+// and the first one of its publisher has no ID.
+TEST(GobRealNode, ReplyWithPreviousMessageBytes) {
+    std::string value = unhex(
+        "ffa5ff82010763656e7472616c030108"
+        "6170656b6174740a010f524551546f46"
+        "696c65417070656e64030a0106060001"
+        "01057368697031020201030462617368"
+        "022d630c6563686f206170656b617474"
+        "010d524551436c69436f6d6d616e6401"
+        "0f524551546f46696c65417070656e64"
+        "010763656e7472616c010a0102010a01"
+        "06010a010d737465776172642d636865"
+        "636b010f636c692d6170656b6174742e"
+        "6c6f6701000000");
+    Message m = decodeMessage(prefix() + value);
+    EXPECT_EQ(m.toNode, "central");
+    EXPECT_EQ(m.id, 0);
+    EXPECT_EQ(m.data, std::vector<std::string>{"apekatt\n"});
+    EXPECT_EQ(m.method, "REQToFileAppend");
+    EXPECT_EQ(m.replyMethod, "");
+    EXPECT_EQ(m.fromNode, "");
+    EXPECT_EQ(m.ackTimeout, 5);
+    EXPECT_EQ(m.retries, 3);
+    EXPECT_EQ(m.directory, "");
+    EXPECT_EQ(m.fileName, "");
+    EXPECT_EQ(m.operation.opCmd, "");
+    ASSERT_TRUE(m.previous);
+    const Message& p = *m.previous;
+    EXPECT_EQ(p.toNode, "ship1");
+    EXPECT_EQ(p.id, 1);
+    EXPECT_EQ(p.data, (std::vector<std::string>{"bash", "-c", "echo apekatt"}));
+    EXPECT_EQ(p.method, "REQCliCommand");
+    EXPECT_EQ(p.replyMethod, "REQToFileAppend");
+    EXPECT_EQ(p.fromNode, "central");
+    EXPECT_EQ(p.ackTimeout, 5);
+    EXPECT_EQ(p.retries, 1);
+    EXPECT_EQ(p.replyAckTimeout, 5);
+    EXPECT_EQ(p.replyRetries, 3);
+    EXPECT_EQ(p.methodTimeout, 5);
+    EXPECT_EQ(p.directory, "steward-check");
+    EXPECT_EQ(p.fileName, "cli-apekatt.log");
+    EXPECT_EQ(p.operation.opCmd, "");
+    EXPECT_FALSE(p.previous);
+    // The node's 512 bytes again, from the decoded value.
+    std::string enc = encodeMessage(m);
+    EXPECT_EQ(enc.size(), 512u);
+    EXPECT_EQ(enc.substr(345), value);
+}
+
 TEST(GobDecode, BindsByNameInAnyOrderAndIgnoresUnknownFields) {
     using namespace gob;
     // A later Steward: extra fields (MethodArgs, IsReply), other order, other ids.
