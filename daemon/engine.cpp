@@ -297,6 +297,7 @@ void Engine::deactivateGroup(const std::string& name) {
         byNamespec_.erase(p->namespec());
         if (!stateFile_.empty()) // its desired state counts again if it comes back
             savedState_[p->namespec()] = p->record();
+        p->publishPending();
         auto info = p->info();
         each([&](Listener* l) { l->programRemoved(info); });
     }
@@ -368,11 +369,9 @@ void Engine::spawned(Program& p) {
     each([&](Listener* l) { l->programSpawned(info); });
 }
 
-void Engine::output(Program& p, bool isStderr, std::string_view data) {
+void Engine::output(Program&, const OutputEvent& ev) {
     outputSinceSave_ = true;
-    if (listeners_.empty())
-        return;
-    each([&](Listener* l) { l->programOutput(p.namespec(), isStderr ? Stream::Stderr : Stream::Stdout, data); });
+    each([&](Listener* l) { l->output(ev); });
 }
 
 std::vector<std::string> Engine::childEnvironment(const config::ProcessConfig& cfg) {

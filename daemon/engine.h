@@ -114,7 +114,7 @@ private:
     bool restartsAllowed() const override { return state_ == DaemonState::Running; }
     void stateChanged(Program& p, ProcessState old) override;
     void spawned(Program& p) override;
-    void output(Program& p, bool isStderr, std::string_view data) override;
+    void output(Program& p, const OutputEvent& ev) override;
     std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) override;
 
     // Requests on the loop thread.

@@ -137,6 +137,10 @@ void Program::setState(ProcessState s) {
     for (auto& w : current)
         if (!w(*this))
             waiters_.push_back(std::move(w));
+    // The engine read the pipes at the exit before this: what is still
+    // unterminated now waits on a pipe a descendant holds.
+    if (isStoppedState(s) || s == ProcessState::Backoff)
+        publishPending();
     host_.stateChanged(*this, old);
 }
 
@@ -240,6 +244,9 @@ void Program::onSpawned(uint64_t gen, Result<Child> r) {
         return;
     }
     child_ = std::move(r.value());
+    publishPending(); // of the previous run, with its pid
+    runPid_ = child_->pid;
+    runUnit_ = child_->unit;
     // Read by the backend where it cannot hold up the engine (backend.h);
     // a backend that did not (tests' fakes) has it read here.
     pidStartTicks_ = child_->startTicks ? child_->startTicks : processStartTicks(child_->pid);
@@ -524,6 +531,8 @@ bool Program::adopt(const ProgramRecord& r) {
     const uint64_t nowMono = host_.loop().now();
     startedAtMono_ = nowMono > age ? nowMono - age : 0;
     child_ = c;
+    runPid_ = c.pid;
+    runUnit_ = c.unit;
     if (c.stdoutFd >= 0) {
         outReader_.fd = c.stdoutFd;
         watchOutput(outReader_.fd, false);
@@ -553,11 +562,8 @@ void Program::readOutput(int fd, bool isStderr) {
     for (int i = 0; i < kReadsPerEvent; ++i) {
         ssize_t n = read(fd, buf.get(), kReadChunk);
         if (n > 0) {
-            std::string_view data(buf.get(), size_t(n));
-            log_.append(isStderr, data);
-            if (auto& f = isStderr ? stderrFile_ : stdoutFile_)
-                f->write(data);
-            host_.output(*this, isStderr, data);
+            const std::string_view data(buf.get(), size_t(n));
+            publishOutput(isStderr, log_.append(isStderr, data), data);
             if (size_t(n) < kReadChunk)
                 return; // drained
             continue;
@@ -567,10 +573,33 @@ void Program::readOutput(int fd, bool isStderr) {
         if (n < 0 && errno == EAGAIN)
             return;
         // EOF or error: nobody holds the write end any more.
-        log_.flush(isStderr);
+        if (const auto& last = log_.flush(isStderr); last.size())
+            publishOutput(isStderr, last, {});
         closeStream(isStderr);
         return;
     }
+}
+
+void Program::publishOutput(bool isStderr, const ProgramLog::NewLines& lines, std::string_view data) {
+    const OutputEvent ev{.namespec = namespec_,
+                         .name = cfg_.name,
+                         .stream = isStderr ? Stream::Stderr : Stream::Stdout,
+                         .pid = runPid_,
+                         .unit = runUnit_,
+                         .firstLine = lines.firstLine,
+                         .firstSeq = lines.firstSeq,
+                         .lines = lines.texts,
+                         .data = data};
+    // Log files are written raw, a chunk at a time (docs/architecture.md §4).
+    if (auto& f = isStderr ? stderrFile_ : stdoutFile_; f && !data.empty())
+        f->write(data);
+    host_.output(*this, ev);
+}
+
+void Program::publishPending() {
+    for (bool isStderr : {false, true})
+        if (const auto& pending = log_.takePending(isStderr); pending.size())
+            publishOutput(isStderr, pending, {});
 }
 
 void Program::closeStream(bool isStderr) {

@@ -27,7 +27,7 @@
 
 #include "scopevisor/control.h"
 
-#define SCOPEVISOR_ADAPTER_API_VERSION 2u
+#define SCOPEVISOR_ADAPTER_API_VERSION 3u
 
 namespace scopevisor {
 
