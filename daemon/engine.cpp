@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_info.h"
 #include "log_read.h"
 #include "logging.h"
 #include "spawn.h"
@@ -57,31 +58,19 @@ std::string randomSuffix() {
 } // namespace
 
 Engine::Engine(Loop& loop, Backend& backend, config::Config cfg, EngineOptions opts)
-    : loop_(loop), backend_(backend), configPtr_(std::make_shared<const config::Config>(std::move(cfg))), opts_(std::move(opts)) {
-    log::setSink([this](log::Level, std::string_view line) {
-        std::lock_guard lock(mainLogMutex_);
-        std::string l(line);
-        l += '\n';
-        mainLog_.append(l, mainLogSeq_);
-        if (mainLogFile_)
-            mainLogFile_->write(l);
-        // Log lines come from any thread; listeners hear them on the loop.
-        if (hasListeners_.load(std::memory_order_relaxed))
-            loop_.post([this, line = std::string(line)] { each([&](Listener* x) { x->mainLog(line); }); });
-    });
-    if (!this->cfg().daemon.logfile.empty()) {
-        mainLogFile_ = std::make_unique<LogFile>(this->cfg().daemon.logfile, this->cfg().daemon.logfileMaxbytes,
-                                                 this->cfg().daemon.logfileBackups);
-        std::string err;
-        if (!mainLogFile_->open(&err)) {
-            mainLogFile_.reset();
-            log::error("cannot open the log file: " + err);
-        }
-    }
-}
+    : loop_(loop), backend_(backend), configPtr_(std::make_shared<const config::Config>(std::move(cfg))),
+      opts_(std::move(opts)),
+      mainLog_(this->cfg().daemon.logfile, this->cfg().daemon.logfileMaxbytes, this->cfg().daemon.logfileBackups,
+               [this](std::string_view line) {
+                   // Log lines come from any thread; listeners hear them on the loop.
+                   if (hasListeners_.load(std::memory_order_relaxed))
+                       loop_.post([this, line = std::string(line)] { each([&](Listener* x) { x->mainLog(line); }); });
+               }) {}
 
 Engine::~Engine() {
-    log::setSink(nullptr);
+    // Nothing logged from here on may be posted to the loop for a
+    // destroyed engine's listeners.
+    mainLog_.uninstall();
     groups_.clear();
 }
 
@@ -552,56 +541,15 @@ void Engine::getProgram(std::string namespec, Callback<Result<ProgramInfo>> done
 
 void Engine::listConfig(Callback<std::vector<ConfigInfo>> done) {
     loop_.post([this, done] {
-        std::vector<ConfigInfo> v;
-        for (auto& g : cfg().groups) {
-            const Group* active = findGroup(g.name);
-            for (auto& p : g.processes) {
-                ConfigInfo c;
-                c.name = p.name;
-                c.group = g.name;
-                c.command = p.command;
-                c.autostart = p.autostart;
-                c.inUse = active != nullptr;
-                c.priority = p.priority;
-                c.groupPriority = g.priority;
-                c.startsecs = p.startsecs;
-                c.startretries = p.startretriesInfinite ? -1 : p.startretries;
-                c.stopwaitsecs = p.stopwaitsecs;
-                c.stopsignal = p.stopsignal;
-                c.redirectStderr = p.redirectStderr;
-                c.autorestart = p.autorestart == config::AutoRestart::True    ? "true"
-                                : p.autorestart == config::AutoRestart::False ? "false"
-                                                                              : "unexpected";
-                c.exitcodes = p.exitcodes;
-                Program* prog = active ? findProgram(p.namespec()) : nullptr;
-                auto logName = [&](const config::LogFileConfig& l, const std::string& used) {
-                    if (prog && !used.empty())
-                        return used;
-                    return l.isAuto ? std::string("auto") : (l.path.empty() ? std::string("none") : l.path);
-                };
-                c.stdoutLogfile = logName(p.stdoutLog, prog ? prog->stdoutLogPath() : "");
-                c.stderrLogfile = p.redirectStderr ? "none" : logName(p.stderrLog, prog ? prog->stderrLogPath() : "");
-                c.user = p.user;
-                c.directory = p.directory;
-                c.umask = p.umask;
-                c.serverurl = p.serverurl;
-                c.stdoutLogfileMaxbytes = p.stdoutLog.maxBytes;
-                c.stderrLogfileMaxbytes = p.stderrLog.maxBytes;
-                c.stdoutLogfileBackups = p.stdoutLog.backups;
-                c.stderrLogfileBackups = p.stderrLog.backups;
-                c.stdoutCaptureMaxbytes = p.stdoutLog.captureMaxBytes;
-                c.stderrCaptureMaxbytes = p.stderrLog.captureMaxBytes;
-                c.stdoutEventsEnabled = p.stdoutLog.eventsEnabled;
-                c.stderrEventsEnabled = p.stderrLog.eventsEnabled;
-                c.stdoutSyslog = p.stdoutLog.syslog;
-                c.stderrSyslog = p.stderrLog.syslog;
-                c.killasgroup = p.killasgroup;
-                c.stopasgroup = p.stopasgroup;
-                v.push_back(std::move(c));
-            }
-        }
-        std::stable_sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.name < b.name; });
-        done(std::move(v));
+        ConfigInfoSource src;
+        src.groupActive = [this](const std::string& group) { return findGroup(group) != nullptr; };
+        src.logPaths = [this](const std::string& namespec) -> std::optional<ConfigInfoSource::LogPaths> {
+            const Program* p = findProgram(namespec);
+            if (!p)
+                return std::nullopt;
+            return ConfigInfoSource::LogPaths{p->stdoutLogPath(), p->stderrLogPath()};
+        };
+        done(configInfo(cfg(), src));
     });
 }
 
@@ -809,19 +757,12 @@ void Engine::clearAllLogs(Callback<MultiResult> done) {
 }
 
 void Engine::readMainLog(int64_t offset, int64_t length, Callback<Result<LogBytes>> done) {
-    loop_.post([this, offset, length, done] {
-        std::lock_guard lock(mainLogMutex_);
-        BufferByteSource src(mainLog_);
-        done(readLogBytes(src, offset, length));
-    });
+    loop_.post([this, offset, length, done] { done(mainLog_.read(offset, length)); });
 }
 
 void Engine::clearMainLog(Callback<Status> done) {
     loop_.post([this, done] {
-        std::lock_guard lock(mainLogMutex_);
         mainLog_.clear();
-        if (mainLogFile_)
-            mainLogFile_->clear();
         done(okStatus());
     });
 }
@@ -1090,11 +1031,7 @@ void Engine::restartDaemon(Callback<Status> done) {
 }
 
 void Engine::reopenLogs() {
-    {
-        std::lock_guard lock(mainLogMutex_);
-        if (mainLogFile_)
-            mainLogFile_->reopen();
-    }
+    mainLog_.reopen();
     for (auto* p : allPrograms())
         p->reopenLogFiles();
     log::info("log files reopened");

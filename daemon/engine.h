@@ -9,7 +9,6 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -21,6 +20,7 @@
 #include "log_buffer.h"
 #include "log_file.h"
 #include "loop.h"
+#include "main_log.h"
 #include "program.h"
 #include "scopevisor/control.h"
 #include "state_file.h"
@@ -197,11 +197,9 @@ private:
     SourcePtr saveTimer_;    // a save is due soon
     SourcePtr refreshTimer_; // line counters move: save every few seconds
 
-    // The daemon's own log, for readMainLog; written from any thread.
-    std::mutex mainLogMutex_;
-    LogBuffer mainLog_{100000, 1024 * 1024};
-    uint64_t mainLogSeq_ = 1;
-    std::unique_ptr<LogFile> mainLogFile_;
+    // The daemon's own log; last, so that it is the first to go and no
+    // line is logged into a half-destroyed engine.
+    MainLog mainLog_;
 };
 
 } // namespace scopevisor
