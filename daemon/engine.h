@@ -4,6 +4,10 @@
 // shutdown. It knows nothing of D-Bus or of any wire protocol. Every public
 // Control method may be called from any thread: it is posted to the loop and
 // runs there; everything else runs on the loop thread only.
+//
+// engine.cpp has the Control facade and the registry of groups and programs;
+// engine_batch.cpp, engine_reload.cpp, engine_shutdown.cpp and
+// engine_state.cpp the other facets (docs/architecture.md §1).
 #pragma once
 
 #include <atomic>
@@ -138,6 +142,7 @@ private:
     // priority order to fn. Errors go to `done`.
     void withGroup(std::string group, Callback<Result<MultiResult>> done,
                    std::function<void(std::vector<Program*>, Callback<MultiResult>)> fn);
+    static ProgramResult resultFor(const Program& p, Error e = {});
     // Signal every signallable program; one result each (supervisord's filter).
     static MultiResult signalEach(const std::vector<Program*>& programs, int sig);
     void doStart(Program& p, bool wait, Callback<Status> done);
@@ -150,6 +155,7 @@ private:
     Status gate() const; // the SHUTDOWN_STATE gate
 
     void activateGroup(const config::GroupConfig& g);
+    void activateAndAutostart(const config::GroupConfig& g); // added: by a reload or addGroup
     void deactivateGroup(const std::string& name);
     void sortGroups();
     void stopGroupThen(const std::string& name, std::function<void()> then);
