@@ -119,6 +119,7 @@ private:
     void stateChanged(Program& p, ProcessState old) override;
     void spawned(Program& p) override;
     void output(Program& p, const OutputEvent& ev) override;
+    bool wantsLines() const override { return !listeners_.empty(); }
     std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) override;
 
     // Requests on the loop thread.

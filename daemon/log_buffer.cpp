@@ -409,9 +409,14 @@ const ProgramLog::NewLines& ProgramLog::dropGivenOut(bool isStderr, NewLines& n)
     return n;
 }
 
-const ProgramLog::NewLines& ProgramLog::append(bool isStderr, std::string_view data) {
+const ProgramLog::NewLines& ProgramLog::append(bool isStderr, std::string_view data, bool withTexts) {
     LogBuffer& b = isStderr ? err_ : out_;
     NewLines& n = startLines(b, nextSeq_);
+    if (!withTexts) {
+        b.append(data, nextSeq_);
+        givenOut_[isStderr] = 0; // nobody was given anything either
+        return n;
+    }
     b.append(data, nextSeq_, &n.texts, scratch.joined);
     return dropGivenOut(isStderr, n);
 }

@@ -164,7 +164,9 @@ public:
 
     // The one place program output is split into lines: the journal and
     // every listener get these lines (docs/architecture.md §4).
-    const NewLines& append(bool isStderr, std::string_view data);
+    // `withTexts` false: numbers only, for an owner nobody listens to (the
+    // texts cost a store per line).
+    const NewLines& append(bool isStderr, std::string_view data, bool withTexts = true);
     void flush();                          // both streams (the program exited)
     const NewLines& flush(bool isStderr); // one stream (its pipe reached EOF)
     // The unterminated line of a stream as it stands, for the journal when a

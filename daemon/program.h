@@ -36,6 +36,9 @@ public:
     virtual void spawned(Program& p) { (void)p; }
     // One pipe read (or its EOF) of the program: publish it (OutputEvent).
     virtual void output(Program& p, const OutputEvent& ev) = 0;
+    // Does anyone take the lines of output events? Without listeners the
+    // buffer only numbers them (the event still counts as output).
+    virtual bool wantsLines() const { return true; }
     // The complete environment for the child (docs/protocols/xmlrpc.md §6.7).
     virtual std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) = 0;
 };

@@ -40,7 +40,7 @@ void Program::readOutput(int fd, bool isStderr) {
         ssize_t n = read(fd, buf.get(), kReadChunk);
         if (n > 0) {
             const std::string_view data(buf.get(), size_t(n));
-            publishOutput(isStderr, log_.append(isStderr, data), data);
+            publishOutput(isStderr, log_.append(isStderr, data, host_.wantsLines()), data);
             if (size_t(n) < kReadChunk)
                 return; // drained
             continue;
