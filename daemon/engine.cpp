@@ -5,27 +5,24 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <filesystem>
-#include <glob.h>
 #include <malloc.h>
 #include <future>
-#include <random>
 #include <thread>
 
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_info.h"
 #include "log_read.h"
 #include "logging.h"
 #include "spawn.h"
 #include "state_file.h"
 
 namespace scopevisor {
-namespace {
-
-ProgramResult resultFor(const Program& p, Error e = {}) {
+ProgramResult Engine::resultFor(const Program& p, Error e) {
     return ProgramResult{p.namespec(), p.config().name, p.config().group, std::move(e)};
 }
+
+namespace {
 
 // supervisord: a start waiter completes on RUNNING (ok), on a spawn error
 // (BACKOFF/FATAL with spawnerr) or on anything else that is not STARTING.
@@ -45,43 +42,22 @@ std::optional<Status> startOutcome(const Program& p) {
     }
 }
 
-std::string randomSuffix() {
-    static std::mt19937 rng{std::random_device{}()};
-    static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
-    std::string s;
-    for (int i = 0; i < 8; ++i)
-        s += chars[rng() % (sizeof chars - 1)];
-    return s;
-}
-
 } // namespace
 
 Engine::Engine(Loop& loop, Backend& backend, config::Config cfg, EngineOptions opts)
-    : loop_(loop), backend_(backend), configPtr_(std::make_shared<const config::Config>(std::move(cfg))), opts_(std::move(opts)) {
-    log::setSink([this](log::Level, std::string_view line) {
-        std::lock_guard lock(mainLogMutex_);
-        std::string l(line);
-        l += '\n';
-        mainLog_.append(l, mainLogSeq_);
-        if (mainLogFile_)
-            mainLogFile_->write(l);
-        // Log lines come from any thread; listeners hear them on the loop.
-        if (hasListeners_.load(std::memory_order_relaxed))
-            loop_.post([this, line = std::string(line)] { each([&](Listener* x) { x->mainLog(line); }); });
-    });
-    if (!this->cfg().daemon.logfile.empty()) {
-        mainLogFile_ = std::make_unique<LogFile>(this->cfg().daemon.logfile, this->cfg().daemon.logfileMaxbytes,
-                                                 this->cfg().daemon.logfileBackups);
-        std::string err;
-        if (!mainLogFile_->open(&err)) {
-            mainLogFile_.reset();
-            log::error("cannot open the log file: " + err);
-        }
-    }
-}
+    : loop_(loop), backend_(backend), configPtr_(std::make_shared<const config::Config>(std::move(cfg))),
+      opts_(std::move(opts)),
+      mainLog_(this->cfg().daemon.logfile, this->cfg().daemon.logfileMaxbytes, this->cfg().daemon.logfileBackups,
+               [this](std::string_view line) {
+                   // Log lines come from any thread; listeners hear them on the loop.
+                   if (hasListeners_.load(std::memory_order_relaxed))
+                       loop_.post([this, line = std::string(line)] { each([&](Listener* x) { x->mainLog(line); }); });
+               }) {}
 
 Engine::~Engine() {
-    log::setSink(nullptr);
+    // Nothing logged from here on may be posted to the loop for a
+    // destroyed engine's listeners.
+    mainLog_.uninstall();
     groups_.clear();
 }
 
@@ -113,138 +89,7 @@ void Engine::begin() {
         });
 }
 
-// ---- state across daemon restarts ----------------------------------------
-
-void Engine::adoptPrograms() {
-    if (stateFile_.empty())
-        return;
-    StateMap state = readStateFile(stateFile_);
-    // Records of programs that are not configured now are kept: their
-    // desired state counts again if a later reload brings them back.
-    for (auto& [name, record] : state)
-        if (!findProgram(name))
-            savedState_.emplace(name, record);
-    for (auto* p : programsInOrder()) {
-        auto it = state.find(p->namespec());
-        if (it != state.end())
-            p->adopt(it->second); // sets the desired state even if nothing runs
-    }
-    // Line numbers and byte offsets move on while programs talk: keep the
-    // file fresh enough that a crash loses little.
-    auto tick = std::make_shared<std::function<void()>>();
-    *tick = [this, tick] {
-        if (outputSinceSave_ && state_ == DaemonState::Running)
-            saveState();
-        refreshTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
-    };
-    refreshTimer_ = loop_.addTimer(loop_.now() + 5000000, *tick);
-    saveState();
-}
-
-void Engine::refillLogs() {
-    if (!opts_.journal)
-        return;
-    // Adopted or not, every program's buffer starts with its newest lines
-    // and its numbering goes on; before the loop runs, so no new line comes
-    // in between (journal_read.h says why this is synchronous).
-    // Thousands of full buffers could take minutes, and systemd waits for
-    // READY=1 only so long: after kRefillBudgetUs the remaining programs
-    // only continue their numbering (their older lines are still read from
-    // the journal on request).
-    constexpr uint64_t kRefillBudgetUs = 10 * 1000000;
-    const uint64_t t0 = loop_.now();
-    size_t lines = 0, numberedOnly = 0;
-    for (auto* p : programsInOrder()) {
-        const bool inBudget = loop_.now() - t0 < kRefillBudgetUs;
-        lines += refillLog(p->log(), *opts_.journal, p->namespec(), inBudget ? SIZE_MAX : 1);
-        numberedOnly += !inBudget;
-    }
-    if (lines)
-        log::info("log buffers refilled from the journal: " + std::to_string(lines) + " lines in " +
-                  std::to_string((loop_.now() - t0) / 1000) + " ms" +
-                  (numberedOnly ? "; " + std::to_string(numberedOnly) +
-                                      " programs only continue their numbering (time budget spent)"
-                                : ""));
-}
-
-void Engine::setDesired(Program& p, Desired d) {
-    if (p.desired() == d)
-        return;
-    p.setDesired(d);
-    scheduleSave();
-}
-
-void Engine::scheduleSave() {
-    // Coalesce: a thousand programs starting or stopping write the file once.
-    // During a shutdown nothing is written until everything has stopped.
-    if (stateFile_.empty() || saveTimer_ || state_ == DaemonState::Shutdown)
-        return;
-    saveTimer_ = loop_.addTimer(loop_.now() + 100000, [this] { saveState(); });
-}
-
-void Engine::saveState(bool final) {
-    saveTimer_.reset();
-    if (stateFile_.empty())
-        return;
-    outputSinceSave_ = false;
-    // The records of configured programs are made afresh each time; only
-    // those of programs not configured now are kept in memory.
-    StateMap state = savedState_;
-    for (auto* p : programsInOrder())
-        state.emplace(p->namespec(), p->record());
-    // The file itself is written by another thread (state_writer.h says why).
-    if (!stateWriter_)
-        stateWriter_ = std::make_unique<StateWriter>(stateFile_);
-    std::string text = formatStateFile(state);
-    std::string err;
-    if (!final)
-        stateWriter_->post(std::move(text));
-    else if (!stateWriter_->writeNow(std::move(text), &err))
-        log::warn("cannot save the state: " + err);
-    // No malloc_trim(0) here: it walks every free chunk of the heap, a
-    // millisecond of the loop after a thousand programs stopped, and this
-    // runs every 100 ms while they change. The records are freed at once and
-    // their memory serves the next save.
-}
-
 // ---- groups -------------------------------------------------------------
-
-namespace {
-
-// Where AUTO log files go: childlogdir when it is set, else "logs" in the
-// state directory, made (mode 0750) when a file is about to be put there.
-// Never a world-writable directory by default: there anyone could plant a
-// symlink or a FIFO at the next name, or read the programs' output.
-std::string childLogDir(const config::DaemonConfig& d, bool make) {
-    if (!d.childlogdir.empty())
-        return d.childlogdir;
-    const std::string stateDir = stateDirectory(d.stateDir);
-    const std::string dir = stateDir + "/logs";
-    if (make) {
-        std::error_code ec;
-        std::filesystem::create_directories(stateDir, ec);
-        if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
-            log::warn("cannot make the directory of AUTO log files " + dir + ": " + std::strerror(errno));
-    }
-    return dir;
-}
-
-} // namespace
-
-std::string Engine::autoLogPath(const config::ProcessConfig& p, const char* channel) {
-    const std::string dir = childLogDir(cfg().daemon, true);
-    return dir + "/" + p.name + "-" + channel + "---" + cfg().daemon.identifier + "-" + randomSuffix() + ".log";
-}
-
-void Engine::cleanupAutoLogs() {
-    const std::string dir = childLogDir(cfg().daemon, false);
-    std::string pattern = dir + "/*---" + cfg().daemon.identifier + "-*.log*";
-    glob_t g{};
-    if (glob(pattern.c_str(), 0, nullptr, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc; ++i)
-            unlink(g.gl_pathv[i]);
-    globfree(&g);
-}
 
 void Engine::activateGroup(const config::GroupConfig& gc) {
     auto g = std::make_unique<Group>();
@@ -297,6 +142,7 @@ void Engine::deactivateGroup(const std::string& name) {
         byNamespec_.erase(p->namespec());
         if (!stateFile_.empty()) // its desired state counts again if it comes back
             savedState_[p->namespec()] = p->record();
+        p->publishPending();
         auto info = p->info();
         each([&](Listener* l) { l->programRemoved(info); });
     }
@@ -368,11 +214,9 @@ void Engine::spawned(Program& p) {
     each([&](Listener* l) { l->programSpawned(info); });
 }
 
-void Engine::output(Program& p, bool isStderr, std::string_view data) {
+void Engine::output(Program&, const OutputEvent& ev) {
     outputSinceSave_ = true;
-    if (listeners_.empty())
-        return;
-    each([&](Listener* l) { l->programOutput(p.namespec(), isStderr ? Stream::Stderr : Stream::Stdout, data); });
+    each([&](Listener* l) { l->output(ev); });
 }
 
 std::vector<std::string> Engine::childEnvironment(const config::ProcessConfig& cfg) {
@@ -435,91 +279,6 @@ void Engine::doStop(Program& p, bool wait, Callback<Status> done) {
     });
 }
 
-// Between two batches of stops (doMulti).
-constexpr uint64_t kStopPauseUs = 3000;
-
-void Engine::forEachBatched(std::vector<std::string> names, std::function<void(size_t, Program*)> fn,
-                            std::function<void()> then, uint64_t pauseUs) {
-    // Starting a thousand programs takes the loop a second or more: do it a
-    // batch per loop turn, so that other callers are answered in between.
-    // A batch ends after about a millisecond of work, however long each
-    // program takes (spawns cost from tens of µs to a few hundred, more on
-    // a busy machine), and after at most kMaxBatch programs.
-    // Names, not pointers: a reload may remove programs between two turns.
-    constexpr size_t kMaxBatch = 32;
-    constexpr uint64_t kBudgetUs = 1000;
-    auto step = std::make_shared<std::function<void(size_t)>>();
-    auto pause = std::make_shared<SourcePtr>(); // the timer of a pause, once it has fired
-    *step = [this, names = std::move(names), fn = std::move(fn), then = std::move(then), step, pause,
-             pauseUs](size_t from) {
-        pause->reset();
-        const uint64_t t0 = loop_.now();
-        size_t to = from;
-        while (to < names.size() && to - from < kMaxBatch) {
-            fn(to, findProgram(names[to]));
-            ++to;
-            if (loop_.now() - t0 >= kBudgetUs)
-                break;
-        }
-        if (to < names.size()) {
-            if (pauseUs) // posted from the timer, so that its source is not freed in its own callback
-                *pause = loop_.addTimer(loop_.now() + pauseUs,
-                                        [this, step, to] { loop_.post([step, to] { (*step)(to); }); });
-            else
-                loop_.post([step, to] { (*step)(to); });
-            return;
-        }
-        auto finish = std::move(then);
-        *step = nullptr; // the function held itself; let it go
-        if (finish)
-            finish();
-    };
-    (*step)(0);
-}
-
-void Engine::doMulti(std::vector<Program*> targets, bool isStart, bool wait, Callback<MultiResult> done) {
-    // Collect one result per target; reply when every deferred one is in.
-    struct Pending {
-        MultiResult results;
-        size_t outstanding = 0;
-        Callback<MultiResult> done;
-    };
-    auto pending = std::make_shared<Pending>();
-    pending->done = std::move(done);
-    pending->results.reserve(targets.size());
-    std::vector<std::string> names;
-    for (auto* p : targets) {
-        pending->results.push_back(resultFor(*p));
-        names.push_back(p->namespec());
-    }
-    pending->outstanding = targets.size() + 1;
-    auto finishOne = [pending](size_t i, Status st) {
-        if (!st && i < pending->results.size())
-            pending->results[i].error = st.error();
-        if (--pending->outstanding == 0)
-            pending->done(std::move(pending->results));
-    };
-    forEachBatched(
-        std::move(names),
-        [this, finishOne, isStart, wait](size_t i, Program* p) {
-            auto cb = [finishOne, i](Status st) { finishOne(i, std::move(st)); };
-            if (!p)
-                cb(Error{ErrorCode::NoSuchProgram, "removed while the operation ran"});
-            else if (isStart)
-                doStart(*p, wait, cb);
-            else
-                doStop(*p, wait, cb);
-        },
-        [finishOne] { finishOne(SIZE_MAX, okStatus()); }, // the +1 above: reply only after the last batch
-        // A thousand programs told to stop within a few milliseconds all exit
-        // at once: the kernel tears down their memory, the engine reaps them
-        // and dbus-daemon routes their signals, all in the same 50 ms on two
-        // CPUs, and every caller of the daemon (and of dbus-daemon) waited
-        // 30 to 60 ms. A pause between batches of stops spreads that out;
-        // a StopAll of 1000 takes about as long as before (tests/bench/README.md).
-        isStart ? 0 : kStopPauseUs);
-}
-
 void Engine::daemonInfo(Callback<DaemonInfo> done) {
     loop_.post([this, done] {
         DaemonInfo d;
@@ -553,56 +312,15 @@ void Engine::getProgram(std::string namespec, Callback<Result<ProgramInfo>> done
 
 void Engine::listConfig(Callback<std::vector<ConfigInfo>> done) {
     loop_.post([this, done] {
-        std::vector<ConfigInfo> v;
-        for (auto& g : cfg().groups) {
-            const Group* active = findGroup(g.name);
-            for (auto& p : g.processes) {
-                ConfigInfo c;
-                c.name = p.name;
-                c.group = g.name;
-                c.command = p.command;
-                c.autostart = p.autostart;
-                c.inUse = active != nullptr;
-                c.priority = p.priority;
-                c.groupPriority = g.priority;
-                c.startsecs = p.startsecs;
-                c.startretries = p.startretriesInfinite ? -1 : p.startretries;
-                c.stopwaitsecs = p.stopwaitsecs;
-                c.stopsignal = p.stopsignal;
-                c.redirectStderr = p.redirectStderr;
-                c.autorestart = p.autorestart == config::AutoRestart::True    ? "true"
-                                : p.autorestart == config::AutoRestart::False ? "false"
-                                                                              : "unexpected";
-                c.exitcodes = p.exitcodes;
-                Program* prog = active ? findProgram(p.namespec()) : nullptr;
-                auto logName = [&](const config::LogFileConfig& l, const std::string& used) {
-                    if (prog && !used.empty())
-                        return used;
-                    return l.isAuto ? std::string("auto") : (l.path.empty() ? std::string("none") : l.path);
-                };
-                c.stdoutLogfile = logName(p.stdoutLog, prog ? prog->stdoutLogPath() : "");
-                c.stderrLogfile = p.redirectStderr ? "none" : logName(p.stderrLog, prog ? prog->stderrLogPath() : "");
-                c.user = p.user;
-                c.directory = p.directory;
-                c.umask = p.umask;
-                c.serverurl = p.serverurl;
-                c.stdoutLogfileMaxbytes = p.stdoutLog.maxBytes;
-                c.stderrLogfileMaxbytes = p.stderrLog.maxBytes;
-                c.stdoutLogfileBackups = p.stdoutLog.backups;
-                c.stderrLogfileBackups = p.stderrLog.backups;
-                c.stdoutCaptureMaxbytes = p.stdoutLog.captureMaxBytes;
-                c.stderrCaptureMaxbytes = p.stderrLog.captureMaxBytes;
-                c.stdoutEventsEnabled = p.stdoutLog.eventsEnabled;
-                c.stderrEventsEnabled = p.stderrLog.eventsEnabled;
-                c.stdoutSyslog = p.stdoutLog.syslog;
-                c.stderrSyslog = p.stderrLog.syslog;
-                c.killasgroup = p.killasgroup;
-                c.stopasgroup = p.stopasgroup;
-                v.push_back(std::move(c));
-            }
-        }
-        std::stable_sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.name < b.name; });
-        done(std::move(v));
+        ConfigInfoSource src;
+        src.groupActive = [this](const std::string& group) { return findGroup(group) != nullptr; };
+        src.logPaths = [this](const std::string& namespec) -> std::optional<ConfigInfoSource::LogPaths> {
+            const Program* p = findProgram(namespec);
+            if (!p)
+                return std::nullopt;
+            return ConfigInfoSource::LogPaths{p->stdoutLogPath(), p->stderrLogPath()};
+        };
+        done(configInfo(cfg(), src));
     });
 }
 
@@ -810,292 +528,18 @@ void Engine::clearAllLogs(Callback<MultiResult> done) {
 }
 
 void Engine::readMainLog(int64_t offset, int64_t length, Callback<Result<LogBytes>> done) {
-    loop_.post([this, offset, length, done] {
-        std::lock_guard lock(mainLogMutex_);
-        BufferByteSource src(mainLog_);
-        done(readLogBytes(src, offset, length));
-    });
+    loop_.post([this, offset, length, done] { done(mainLog_.read(offset, length)); });
 }
 
 void Engine::clearMainLog(Callback<Status> done) {
     loop_.post([this, done] {
-        std::lock_guard lock(mainLogMutex_);
         mainLog_.clear();
-        if (mainLogFile_)
-            mainLogFile_->clear();
         done(okStatus());
-    });
-}
-
-// ---- configuration ------------------------------------------------------
-
-Result<config::Config> Engine::readConfig() {
-    try {
-        auto c = opts_.load ? opts_.load(opts_.configPath, opts_.loadContext)
-                            : config::load(opts_.configPath, opts_.loadContext);
-        for (auto& w : c.warnings)
-            log::warn(w.text());
-        return c;
-    } catch (const config::ConfigError& e) {
-        return Error{ErrorCode::CantReread, e.what()};
-    } catch (const std::exception& e) {
-        return Error{ErrorCode::CantReread, e.what()};
-    }
-}
-
-ConfigDiff Engine::diff(const config::Config& next) const {
-    ConfigDiff d;
-    for (auto& g : next.groups) {
-        const Group* active = findGroup(g.name);
-        if (!active)
-            d.added.push_back(g.name);
-        else if (!active->cfg().sameAs(g))
-            d.changed.push_back(g.name);
-    }
-    for (auto& g : groups_)
-        if (!next.findGroup(g->cfg().name))
-            d.removed.push_back(g->cfg().name);
-    return d;
-}
-
-void Engine::rereadConfig(Callback<Result<ConfigDiff>> done) {
-    loop_.post([this, done] {
-        if (auto g = gate(); !g)
-            return done(g.error());
-        auto c = readConfig();
-        if (!c)
-            return done(c.error());
-        auto d = diff(c.value());
-        configPtr_ = std::make_shared<const config::Config>(std::move(c.value()));
-        done(std::move(d));
-    });
-}
-
-void Engine::stopGroupThen(const std::string& name, std::function<void()> then) {
-    Group* g = findGroup(name);
-    if (!g)
-        return then();
-    std::vector<Program*> members;
-    for (auto& p : g->programs) {
-        p->giveUp();
-        if (isRunningState(p->state()) || p->state() == ProcessState::Stopping)
-            members.push_back(p.get());
-    }
-    std::reverse(members.begin(), members.end());
-    auto remaining = std::make_shared<size_t>(members.size() + 1);
-    // `then` may remove the group, so it never runs inside the state-change
-    // callback of one of its programs: it is posted to the loop.
-    auto one = [this, remaining, then] {
-        if (--*remaining == 0)
-            loop_.post(then);
-    };
-    for (auto* p : members) {
-        if (p->state() != ProcessState::Stopping)
-            p->stop();
-        if (isStoppedState(p->state())) {
-            one();
-            continue;
-        }
-        p->addWaiter([one](Program& q) {
-            if (!isStoppedState(q.state()))
-                return false;
-            one();
-            return true;
-        });
-    }
-    one();
-}
-
-ReloadResult Engine::applyConfig(config::Config next) {
-    ReloadResult d = diff(next);
-    configPtr_ = std::make_shared<const config::Config>(std::move(next));
-    log::setLevel([&] {
-        log::Level l = log::Level::Info;
-        log::parseLevel(cfg().daemon.loglevel, l);
-        return l;
-    }());
-    for (auto& name : d.removed)
-        stopGroupThen(name, [this, name] {
-            deactivateGroup(name);
-            log::info("removed process group " + name);
-        });
-    for (auto& name : d.changed)
-        stopGroupThen(name, [this, name] {
-            deactivateGroup(name);
-            if (const auto* gc = cfg().findGroup(name)) {
-                activateGroup(*gc);
-                if (Group* g = findGroup(name))
-                    for (auto& p : g->programs)
-                        p->autostart();
-                log::info("updated process group " + name);
-            }
-        });
-    for (auto& name : d.added)
-        if (const auto* gc = cfg().findGroup(name)) {
-            activateGroup(*gc);
-            if (Group* g = findGroup(name))
-                for (auto& p : g->programs)
-                    p->autostart();
-            log::info("added process group " + name);
-        }
-    return d;
-}
-
-void Engine::reload(Callback<Result<ReloadResult>> done) {
-    loop_.post([this, done] {
-        if (auto g = gate(); !g)
-            return done(g.error());
-        auto c = readConfig();
-        if (!c) {
-            log::error("reload failed, keeping the running configuration: " + c.error().message);
-            return done(c.error());
-        }
-        done(applyConfig(std::move(c.value())));
-    });
-}
-
-void Engine::requestReload() {
-    reload([](Result<ReloadResult> r) {
-        if (r)
-            log::info("reloaded: " + std::to_string(r->added.size()) + " added, " +
-                      std::to_string(r->changed.size()) + " changed, " + std::to_string(r->removed.size()) +
-                      " removed");
-    });
-}
-
-void Engine::addGroup(std::string group, Callback<Status> done) {
-    loop_.post([this, group, done] {
-        if (auto g = gate(); !g)
-            return done(g);
-        if (findGroup(group))
-            return done(Error{ErrorCode::AlreadyAdded, group});
-        const auto* gc = cfg().findGroup(group);
-        if (!gc)
-            return done(Error{ErrorCode::NoSuchGroup, group});
-        activateGroup(*gc);
-        if (Group* g = findGroup(group))
-            for (auto& p : g->programs)
-                p->autostart();
-        done(okStatus());
-    });
-}
-
-void Engine::removeGroup(std::string group, Callback<Status> done) {
-    loop_.post([this, group, done] {
-        if (auto g = gate(); !g)
-            return done(g);
-        Group* g = findGroup(group);
-        if (!g)
-            return done(Error{ErrorCode::NoSuchGroup, group});
-        for (auto& p : g->programs)
-            if (!isStoppedState(p->state()))
-                return done(Error{ErrorCode::StillRunning, group});
-        deactivateGroup(group);
-        done(okStatus());
-    });
-}
-
-// ---- shutdown -----------------------------------------------------------
-
-void Engine::setDaemonState(DaemonState s) {
-    if (s == state_)
-        return;
-    state_ = s;
-    each([&](Listener* l) { l->daemonStateChanged(s); });
-}
-
-void Engine::stopNextGroup(std::vector<std::string> order, std::function<void()> then) {
-    if (order.empty()) {
-        waitingLog_.reset();
-        return then();
-    }
-    std::string name = order.front();
-    order.erase(order.begin());
-    stopGroupThen(name, [this, order = std::move(order), then]() mutable { stopNextGroup(std::move(order), then); });
-}
-
-void Engine::stopEverything(std::function<void()> then) {
-    // Groups one at a time, highest priority number first (docs/protocols/xmlrpc.md §3.6).
-    std::vector<std::string> order;
-    for (auto it = groups_.rbegin(); it != groups_.rend(); ++it)
-        order.push_back((*it)->cfg().name);
-    // Say every 3 s what we are waiting for.
-    auto tick = std::make_shared<std::function<void()>>();
-    *tick = [this, tick] {
-        std::string names;
-        for (auto* p : allPrograms())
-            if (!isStoppedState(p->state()))
-                names += (names.empty() ? "" : ", ") + p->namespec();
-        if (!names.empty())
-            log::info("waiting for " + names + " to die");
-        waitingLog_ = loop_.addTimer(loop_.now() + 3000000, *tick);
-    };
-    waitingLog_ = loop_.addTimer(loop_.now() + 3000000, *tick);
-    stopNextGroup(std::move(order), std::move(then));
-}
-
-void Engine::requestShutdown() {
-    if (state_ == DaemonState::Shutdown)
-        return;
-    log::info("shutting down: stopping all programs");
-    setDaemonState(DaemonState::Shutdown);
-    stopEverything([this] {
-        saveState(/*final=*/true);
-        log::info("all programs stopped");
-        if (onShutdown_)
-            onShutdown_();
-    });
-}
-
-void Engine::requestDetach() {
-    if (state_ == DaemonState::Shutdown)
-        return;
-    log::info("exiting; the programs keep running and the next daemon adopts them");
-    setDaemonState(DaemonState::Shutdown);
-    saveState(/*final=*/true);
-    if (onShutdown_)
-        onShutdown_();
-}
-
-void Engine::shutdown(Callback<Status> done) {
-    loop_.post([this, done] {
-        if (auto g = gate(); !g)
-            return done(g);
-        done(okStatus()); // the reply goes out before anything stops
-        requestShutdown();
-    });
-}
-
-void Engine::restartDaemon(Callback<Status> done) {
-    loop_.post([this, done] {
-        if (auto g = gate(); !g)
-            return done(g);
-        done(okStatus());
-        log::info("restarting: stopping all programs");
-        setDaemonState(DaemonState::Restarting);
-        stopEverything([this] {
-            auto c = readConfig();
-            std::vector<std::string> names;
-            for (auto& g : groups_)
-                names.push_back(g->cfg().name);
-            for (auto& n : names)
-                deactivateGroup(n);
-            if (c)
-                configPtr_ = std::make_shared<const config::Config>(std::move(c.value()));
-            else
-                log::error("restart: " + c.error().message + "; keeping the previous configuration");
-            setDaemonState(DaemonState::Running);
-            begin();
-        });
     });
 }
 
 void Engine::reopenLogs() {
-    {
-        std::lock_guard lock(mainLogMutex_);
-        if (mainLogFile_)
-            mainLogFile_->reopen();
-    }
+    mainLog_.reopen();
     for (auto* p : allPrograms())
         p->reopenLogFiles();
     log::info("log files reopened");

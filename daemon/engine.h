@@ -4,12 +4,15 @@
 // shutdown. It knows nothing of D-Bus or of any wire protocol. Every public
 // Control method may be called from any thread: it is posted to the loop and
 // runs there; everything else runs on the loop thread only.
+//
+// engine.cpp has the Control facade and the registry of groups and programs;
+// engine_batch.cpp, engine_reload.cpp, engine_shutdown.cpp and
+// engine_state.cpp the other facets (docs/architecture.md §1).
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -21,6 +24,7 @@
 #include "log_buffer.h"
 #include "log_file.h"
 #include "loop.h"
+#include "main_log.h"
 #include "program.h"
 #include "scopevisor/control.h"
 #include "state_file.h"
@@ -114,7 +118,8 @@ private:
     bool restartsAllowed() const override { return state_ == DaemonState::Running; }
     void stateChanged(Program& p, ProcessState old) override;
     void spawned(Program& p) override;
-    void output(Program& p, bool isStderr, std::string_view data) override;
+    void output(Program& p, const OutputEvent& ev) override;
+    bool wantsLines() const override { return !listeners_.empty(); }
     std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) override;
 
     // Requests on the loop thread.
@@ -138,6 +143,7 @@ private:
     // priority order to fn. Errors go to `done`.
     void withGroup(std::string group, Callback<Result<MultiResult>> done,
                    std::function<void(std::vector<Program*>, Callback<MultiResult>)> fn);
+    static ProgramResult resultFor(const Program& p, Error e = {});
     // Signal every signallable program; one result each (supervisord's filter).
     static MultiResult signalEach(const std::vector<Program*>& programs, int sig);
     void doStart(Program& p, bool wait, Callback<Status> done);
@@ -150,6 +156,7 @@ private:
     Status gate() const; // the SHUTDOWN_STATE gate
 
     void activateGroup(const config::GroupConfig& g);
+    void activateAndAutostart(const config::GroupConfig& g); // added: by a reload or addGroup
     void deactivateGroup(const std::string& name);
     void sortGroups();
     void stopGroupThen(const std::string& name, std::function<void()> then);
@@ -197,11 +204,9 @@ private:
     SourcePtr saveTimer_;    // a save is due soon
     SourcePtr refreshTimer_; // line counters move: save every few seconds
 
-    // The daemon's own log, for readMainLog; written from any thread.
-    std::mutex mainLogMutex_;
-    LogBuffer mainLog_{100000, 1024 * 1024};
-    uint64_t mainLogSeq_ = 1;
-    std::unique_ptr<LogFile> mainLogFile_;
+    // The daemon's own log; last, so that it is the first to go and no
+    // line is logged into a half-destroyed engine.
+    MainLog mainLog_;
 };
 
 } // namespace scopevisor

@@ -192,7 +192,8 @@ uint64_t LogBuffer::splitPoint(uint64_t lineStart, uint64_t chunkBase, const cha
     return cut;
 }
 
-size_t LogBuffer::append(std::string_view data, uint64_t& nextSeq) {
+size_t LogBuffer::append(std::string_view data, uint64_t& nextSeq, std::vector<std::string_view>* texts,
+                         std::string* joined) {
     if (data.empty())
         return 0;
     const char* p0 = data.data();
@@ -201,6 +202,25 @@ size_t LogBuffer::append(std::string_view data, uint64_t& nextSeq) {
     uint64_t pos = base;           // where the newline search resumes
     uint64_t ls = pendingStart_;   // start of the line being scanned
     size_t completed = 0;
+    // The text of [start, end). A line that starts before this chunk has
+    // its older part in the ring still (nothing is trimmed or overwritten
+    // before the end of append). That is the pending line, and after a cut
+    // backed off into the older bytes (splitPoint) the line after it too:
+    // two at most, hence two strings.
+    size_t joinedUsed = 0;
+    auto emit = [&](uint64_t start, uint64_t end) {
+        if (!texts)
+            return;
+        if (start >= base) {
+            texts->emplace_back(p0 + (start - base), static_cast<size_t>(end - start));
+            return;
+        }
+        std::string& j = joined[joinedUsed++];
+        j = bytes(start, std::min(end, base) - start);
+        if (end > base) // else a cut backed off into the earlier bytes
+            j.append(p0, static_cast<size_t>(end - base));
+        texts->emplace_back(j);
+    };
     // Invariant: pos - ls <= kMaxLineBytes (a tail never exceeds it), so the
     // search window below is never empty.
     while (pos < stop) {
@@ -211,11 +231,14 @@ size_t LogBuffer::append(std::string_view data, uint64_t& nextSeq) {
         const char* from = p0 + (pos - base);
         const auto* nl = static_cast<const char*>(std::memchr(from, '\n', static_cast<size_t>(windowEnd - pos)));
         if (nl) {
+            const uint64_t at = base + static_cast<uint64_t>(nl - p0);
+            emit(ls, at);
             completeLine(ls, nextSeq);
             ++completed;
-            ls = pos = base + static_cast<uint64_t>(nl - p0) + 1;
+            ls = pos = at + 1;
         } else if (windowEnd == limit) {
             const uint64_t cut = splitPoint(ls, base, p0);
+            emit(ls, cut);
             completeLine(ls, nextSeq);
             ++completed;
             ls = cut;
@@ -231,9 +254,13 @@ size_t LogBuffer::append(std::string_view data, uint64_t& nextSeq) {
     return completed;
 }
 
-size_t LogBuffer::flush(uint64_t& nextSeq) {
+size_t LogBuffer::flush(uint64_t& nextSeq, std::vector<std::string_view>* texts, std::string* joined) {
     if (pendingStart_ == end_)
         return 0;
+    if (texts) {
+        *joined = bytes(pendingStart_, end_ - pendingStart_);
+        texts->emplace_back(*joined);
+    }
     completeLine(pendingStart_, nextSeq);
     pendingStart_ = end_;
     trim();
@@ -352,16 +379,74 @@ void LogBuffer::resume(uint64_t nextLine, uint64_t bytesEnd) {
 
 ProgramLog::ProgramLog(uint64_t maxLines, uint64_t maxBytes) : out_(maxLines, maxBytes), err_(maxLines, maxBytes) {}
 
-size_t ProgramLog::append(bool isStderr, std::string_view data) {
-    return (isStderr ? err_ : out_).append(data, nextSeq_);
+namespace {
+
+// The lines of the newest append or flush of any ProgramLog on this thread,
+// and the texts of lines begun by an earlier read (LogBuffer::append).
+struct Scratch {
+    ProgramLog::NewLines lines;
+    std::string joined[2];
+};
+thread_local Scratch scratch;
+
+} // namespace
+
+ProgramLog::NewLines& ProgramLog::startLines(const LogBuffer& b, uint64_t nextSeq) {
+    NewLines& n = scratch.lines;
+    n.firstLine = b.nextLine();
+    n.firstSeq = nextSeq;
+    n.texts.clear();
+    return n;
+}
+
+const ProgramLog::NewLines& ProgramLog::dropGivenOut(bool isStderr, NewLines& n) {
+    uint32_t& given = givenOut_[isStderr];
+    if (given && !n.texts.empty()) {
+        std::string_view& first = n.texts.front();
+        first.remove_prefix(std::min<size_t>(given, first.size()));
+        given = 0;
+    }
+    return n;
+}
+
+const ProgramLog::NewLines& ProgramLog::append(bool isStderr, std::string_view data, bool withTexts) {
+    LogBuffer& b = isStderr ? err_ : out_;
+    NewLines& n = startLines(b, nextSeq_);
+    if (!withTexts) {
+        b.append(data, nextSeq_);
+        givenOut_[isStderr] = 0; // nobody was given anything either
+        return n;
+    }
+    b.append(data, nextSeq_, &n.texts, scratch.joined);
+    return dropGivenOut(isStderr, n);
 }
 
 void ProgramLog::flush() {
     out_.flush(nextSeq_);
     err_.flush(nextSeq_);
+    givenOut_[0] = givenOut_[1] = 0;
 }
 
-size_t ProgramLog::flush(bool isStderr) { return (isStderr ? err_ : out_).flush(nextSeq_); }
+const ProgramLog::NewLines& ProgramLog::flush(bool isStderr) {
+    LogBuffer& b = isStderr ? err_ : out_;
+    NewLines& n = startLines(b, nextSeq_);
+    b.flush(nextSeq_, &n.texts, scratch.joined);
+    return dropGivenOut(isStderr, n);
+}
+
+const ProgramLog::NewLines& ProgramLog::takePending(bool isStderr) {
+    const LogBuffer& b = isStderr ? err_ : out_;
+    NewLines& n = startLines(b, nextSeq_);
+    n.firstLine = n.firstSeq = 0; // the buffer has not made it a line
+    const uint64_t pending = b.bytesEnd() - b.pendingStart_;
+    uint32_t& given = givenOut_[isStderr];
+    if (pending > given) {
+        scratch.joined[0] = b.bytes(b.pendingStart_ + given, pending - given);
+        n.texts.emplace_back(scratch.joined[0]);
+        given = static_cast<uint32_t>(pending);
+    }
+    return n;
+}
 
 uint64_t ProgramLog::firstSeq() const noexcept {
     const uint64_t floor = std::max(out_.droppedSeq_, err_.droppedSeq_);
@@ -408,6 +493,7 @@ ProgramLog::AllLines ProgramLog::allLines(uint64_t firstSeq, size_t max) const {
 void ProgramLog::clear() {
     out_.clear();
     err_.clear();
+    givenOut_[0] = givenOut_[1] = 0; // the pending lines went too
 }
 
 void ProgramLog::resume(uint64_t nextSeq) {

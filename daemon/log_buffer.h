@@ -48,11 +48,16 @@ public:
 
     // Append raw bytes. Each completed line gets the next stream line number
     // and, via `nextSeq`, the next program-wide sequence number. Returns the
-    // number of lines completed.
-    size_t append(std::string_view data, uint64_t& nextSeq);
+    // number of lines completed. With `texts`, the text of each completed
+    // line (without its '\n') is appended to it: views into `data`, except
+    // for a line begun by an earlier append, whose text is put together in
+    // `joined[0]` or `joined[1]` (so it is there even when the bounds do not
+    // hold the line).
+    size_t append(std::string_view data, uint64_t& nextSeq, std::vector<std::string_view>* texts = nullptr,
+                  std::string* joined = nullptr);
     // Turn a pending partial line into a line (program exited). Returns 1 if
-    // a line was completed.
-    size_t flush(uint64_t& nextSeq);
+    // a line was completed; its text goes to `texts` (kept in `joined`).
+    size_t flush(uint64_t& nextSeq, std::vector<std::string_view>* texts = nullptr, std::string* joined = nullptr);
 
     // Line numbers held: [firstLine(), lastLine()]; both 0 when no line is held.
     uint64_t firstLine() const noexcept;
@@ -143,9 +148,33 @@ class ProgramLog {
 public:
     ProgramLog(uint64_t maxLines, uint64_t maxBytes);
 
-    size_t append(bool isStderr, std::string_view data);
-    void flush();               // both streams (the program exited)
-    size_t flush(bool isStderr); // one stream (its pipe reached EOF)
+    // The lines one append or flush completed, numbered as the buffer
+    // numbered them: line `firstLine + i` of its stream, `firstSeq + i` of
+    // the program (one stream appends at a time, so both run without gaps).
+    // The texts are valid until the next append, flush or takePending of any
+    // ProgramLog on this thread: they live in one scratch per thread, so an
+    // idle program does not pay for them (the engine publishes each read's
+    // lines before it reads again).
+    struct NewLines {
+        uint64_t firstLine = 0;
+        uint64_t firstSeq = 0;
+        std::vector<std::string_view> texts;
+        size_t size() const noexcept { return texts.size(); }
+    };
+
+    // The one place program output is split into lines: the journal and
+    // every listener get these lines (docs/architecture.md §4).
+    // `withTexts` false: numbers only, for an owner nobody listens to (the
+    // texts cost a store per line).
+    const NewLines& append(bool isStderr, std::string_view data, bool withTexts = true);
+    void flush();                          // both streams (the program exited)
+    const NewLines& flush(bool isStderr); // one stream (its pipe reached EOF)
+    // The unterminated line of a stream as it stands, for the journal when a
+    // run is over but a descendant still holds the pipe (no EOF yet): one
+    // unnumbered line (firstLine 0) of the bytes not given out so before.
+    // The buffer still waits for the newline; the line that ends it then
+    // gives out only the rest, so no byte reaches a listener twice.
+    const NewLines& takePending(bool isStderr);
 
     LogBuffer& stdoutBuf() noexcept { return out_; }
     LogBuffer& stderrBuf() noexcept { return err_; }
@@ -176,8 +205,14 @@ public:
     void resume(uint64_t nextSeq);
 
 private:
+    static NewLines& startLines(const LogBuffer& b, uint64_t nextSeq);
+    const NewLines& dropGivenOut(bool isStderr, NewLines& n);
+
     LogBuffer out_, err_;
     uint64_t nextSeq_ = 1;
+    // After takePending: bytes of each stream's pending line given out
+    // already (a pending line is at most kMaxLineBytes).
+    uint32_t givenOut_[2] = {0, 0};
 };
 
 } // namespace scopevisor

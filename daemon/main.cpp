@@ -234,13 +234,12 @@ int main(int argc, char** argv) {
     // made over the systemd backend's connection to PID 1.
     auto* systemdBackend = dynamic_cast<SystemdBackend*>(backend.get());
     CommandScopes commandScopes(loop, systemdBackend ? &systemdBackend->manager() : nullptr);
-    // Program output goes to the journal too, when there is one; the sink
-    // learns each program's pid and scope from the backend at spawn time.
+    // Program output goes to the journal too, when there is one: the sink
+    // is a listener of the engine's output events.
     std::unique_ptr<JournalSink> journal;
     std::unique_ptr<JournalSource> journalReader; // the lines back, after a restart
     if (JournalSink::available()) {
         journal = std::make_unique<JournalSink>();
-        backend = withJournalPids(std::move(backend), *journal);
         journalReader = openJournal();
     }
 
@@ -272,13 +271,8 @@ int main(int argc, char** argv) {
         return next;
     };
     Engine engine(loop, *backend, std::move(cfg), eo);
-    if (journal) {
+    if (journal)
         engine.addListener(journal.get());
-        journal->setLogs([&engine](const std::string& namespec) -> const ProgramLog* {
-            const Program* p = engine.findProgram(namespec);
-            return p ? &p->log() : nullptr;
-        });
-    }
 
     // The D-Bus API: the system bus as root, the session bus with --user or
     // for another user. Without a bus the daemon serves its adapters only.

@@ -19,13 +19,6 @@ namespace scopevisor {
 namespace {
 
 constexpr uint64_t kSecond = 1000000;
-// Read at most kReadChunk * kReadsPerEvent (2 MiB) per readiness event, so
-// one chatty program cannot starve the others (and the D-Bus connection) on
-// the single engine thread. The chunk is kept small because every page of
-// the shared read buffer that a burst touches stays resident for good; a
-// 64 KiB read costs no measurable throughput over a larger one.
-constexpr size_t kReadChunk = 64 * 1024;
-constexpr int kReadsPerEvent = 32;
 
 std::string errnoText(int e) { return std::strerror(e); }
 
@@ -137,6 +130,10 @@ void Program::setState(ProcessState s) {
     for (auto& w : current)
         if (!w(*this))
             waiters_.push_back(std::move(w));
+    // The engine read the pipes at the exit before this: what is still
+    // unterminated now waits on a pipe a descendant holds.
+    if (isStoppedState(s) || s == ProcessState::Backoff)
+        publishPending();
     host_.stateChanged(*this, old);
 }
 
@@ -240,6 +237,9 @@ void Program::onSpawned(uint64_t gen, Result<Child> r) {
         return;
     }
     child_ = std::move(r.value());
+    publishPending(); // of the previous run, with its pid
+    runPid_ = child_->pid;
+    runUnit_ = child_->unit;
     // Read by the backend where it cannot hold up the engine (backend.h);
     // a backend that did not (tests' fakes) has it read here.
     pidStartTicks_ = child_->startTicks ? child_->startTicks : processStartTicks(child_->pid);
@@ -524,6 +524,8 @@ bool Program::adopt(const ProgramRecord& r) {
     const uint64_t nowMono = host_.loop().now();
     startedAtMono_ = nowMono > age ? nowMono - age : 0;
     child_ = c;
+    runPid_ = c.pid;
+    runUnit_ = c.unit;
     if (c.stdoutFd >= 0) {
         outReader_.fd = c.stdoutFd;
         watchOutput(outReader_.fd, false);
@@ -538,149 +540,6 @@ bool Program::adopt(const ProgramRecord& r) {
               (r.unit.empty() ? "" : " in " + r.unit));
     setState(ProcessState::Running);
     return true;
-}
-
-// ---- output -------------------------------------------------------------
-
-void Program::watchOutput(int fd, bool isStderr) {
-    Reader& r = isStderr ? errReader_ : outReader_;
-    r.src = host_.loop().addIo(fd, EPOLLIN, [this, fd, isStderr](uint32_t) { readOutput(fd, isStderr); });
-}
-
-void Program::readOutput(int fd, bool isStderr) {
-    // Not zero-filled: only the pages that reads touch cost memory.
-    static thread_local std::unique_ptr<char[]> buf(new char[kReadChunk]);
-    for (int i = 0; i < kReadsPerEvent; ++i) {
-        ssize_t n = read(fd, buf.get(), kReadChunk);
-        if (n > 0) {
-            std::string_view data(buf.get(), size_t(n));
-            log_.append(isStderr, data);
-            if (auto& f = isStderr ? stderrFile_ : stdoutFile_)
-                f->write(data);
-            host_.output(*this, isStderr, data);
-            if (size_t(n) < kReadChunk)
-                return; // drained
-            continue;
-        }
-        if (n < 0 && (errno == EINTR))
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        // EOF or error: nobody holds the write end any more.
-        log_.flush(isStderr);
-        closeStream(isStderr);
-        return;
-    }
-}
-
-void Program::closeStream(bool isStderr) {
-    Reader& r = isStderr ? errReader_ : outReader_;
-    r.src.reset();
-    if (r.fd >= 0)
-        close(r.fd);
-    r.fd = -1;
-}
-
-// ---- input --------------------------------------------------------------
-
-Status Program::writeInput(std::string data) {
-    if (!child_ || state_ == ProcessState::Stopping || !isSignallableState(state_))
-        return Error{ErrorCode::NotRunning, namespec_ + " is not running"};
-    if (stdinFd_ < 0)
-        return Error{ErrorCode::NoFile, namespec_ + ": stdin is closed"};
-    // A program that does not read its stdin must not make the daemon hold
-    // whatever a client sends: past the bound the sender is told, and
-    // nothing of this write is kept.
-    const uint64_t pending = stdinPending_.size() - stdinSent_;
-    const uint64_t limit = cfg_.stdinBufferMax;
-    if (data.size() > limit || pending > limit - data.size())
-        return Error{ErrorCode::Failed, namespec_ + ": stdin is full: " + std::to_string(pending) +
-                                            " bytes not read yet, " + std::to_string(data.size()) +
-                                            " more would pass stdin_buffer_max (" + std::to_string(limit) +
-                                            " bytes)"};
-    stdinPending_ += data;
-    flushInput();
-    if (stdinFd_ < 0)
-        return Error{ErrorCode::NoFile, namespec_ + ": stdin is closed"};
-    return okStatus();
-}
-
-void Program::flushInput() {
-    // stdinSent_ marks what was written; the written prefix is dropped only
-    // when it is at least half the buffer, so draining is linear in the
-    // bytes sent, however small the pipe's writes are.
-    while (stdinSent_ < stdinPending_.size() && stdinFd_ >= 0) {
-        ssize_t n = write(stdinFd_, stdinPending_.data() + stdinSent_, stdinPending_.size() - stdinSent_);
-        if (n > 0) {
-            stdinSent_ += size_t(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            if (stdinSent_ * 2 >= stdinPending_.size()) {
-                stdinPending_.erase(0, stdinSent_);
-                stdinSent_ = 0;
-            }
-            // The program is not reading: keep the bytes, never drop them,
-            // and write the rest when the pipe has room.
-            if (!stdinSrc_)
-                stdinSrc_ = host_.loop().addIo(stdinFd_, EPOLLOUT, [this](uint32_t) { flushInput(); });
-            return;
-        }
-        log::warn("stdin of " + namespec_ + " closed: " + errnoText(errno));
-        closeInput();
-        return;
-    }
-    stdinPending_.clear();
-    stdinSent_ = 0;
-    stdinSrc_.reset();
-}
-
-void Program::closeInput() {
-    stdinSrc_.reset();
-    stdinPending_.clear();
-    stdinSent_ = 0;
-    if (stdinFd_ >= 0)
-        close(stdinFd_);
-    stdinFd_ = -1;
-}
-
-// ---- log files ----------------------------------------------------------
-
-void Program::setLogPaths(std::string out, std::string err) {
-    stdoutLogPath_ = std::move(out);
-    stderrLogPath_ = std::move(err);
-}
-
-void Program::openLogFiles() {
-    auto open = [this](const std::string& path, const config::LogFileConfig& c, std::unique_ptr<LogFile>& f) {
-        if (path.empty())
-            return;
-        f = std::make_unique<LogFile>(path, c.maxBytes, c.backups);
-        std::string err;
-        if (!f->open(&err)) {
-            log::error("cannot open log file for " + namespec_ + ": " + err);
-            f.reset();
-        }
-    };
-    open(stdoutLogPath_, cfg_.stdoutLog, stdoutFile_);
-    open(stderrLogPath_, cfg_.stderrLog, stderrFile_);
-}
-
-void Program::reopenLogFiles() {
-    if (stdoutFile_)
-        stdoutFile_->reopen();
-    if (stderrFile_)
-        stderrFile_->reopen();
-}
-
-void Program::clearLogs() {
-    log_.clear();
-    if (stdoutFile_)
-        stdoutFile_->clear();
-    if (stderrFile_)
-        stderrFile_->clear();
 }
 
 } // namespace scopevisor

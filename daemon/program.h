@@ -34,7 +34,11 @@ public:
     virtual void stateChanged(Program& p, ProcessState old) = 0;
     // The backend has made the process (pid set); the state is unchanged.
     virtual void spawned(Program& p) { (void)p; }
-    virtual void output(Program& p, bool isStderr, std::string_view data) = 0;
+    // One pipe read (or its EOF) of the program: publish it (OutputEvent).
+    virtual void output(Program& p, const OutputEvent& ev) = 0;
+    // Does anyone take the lines of output events? Without listeners the
+    // buffer only numbers them (the event still counts as output).
+    virtual bool wantsLines() const { return true; }
     // The complete environment for the child (docs/protocols/xmlrpc.md §6.7).
     virtual std::vector<std::string> childEnvironment(const config::ProcessConfig& cfg) = 0;
 };
@@ -81,6 +85,9 @@ public:
     using Waiter = std::function<bool(Program&)>;
     void addWaiter(Waiter w);
 
+    // Publish the unterminated lines as they stand (ProgramLog::takePending):
+    // the run they belong to is over, or the program is going away.
+    void publishPending();
     ProgramLog& log() noexcept { return log_; }
     const ProgramLog& log() const noexcept { return log_; }
     // Open (or create) the configured log files; SIGUSR2 reopens them.
@@ -104,6 +111,8 @@ private:
     void onKillTimer();
     void watchOutput(int fd, bool isStderr);
     void readOutput(int fd, bool isStderr);
+    // The log files take the raw bytes; the host publishes the event.
+    void publishOutput(bool isStderr, const ProgramLog::NewLines& lines, std::string_view data);
     void closeStream(bool isStderr);
     void flushInput();
     void closeInput();
@@ -118,6 +127,10 @@ private:
     ProcessState state_ = ProcessState::Stopped;
     Desired desired_ = Desired::Default;
     std::optional<Child> child_;
+    // The pid and scope of the newest run, kept after its exit: output read
+    // after the exit (descendants holding the pipe) still belongs to it.
+    pid_t runPid_ = 0;
+    std::string runUnit_;
     uint64_t generation_ = 0; // of the current spawn; stale callbacks are ignored
     uint64_t pidStartTicks_ = 0; // of child_, read once (the state file needs it)
     bool spawnInFlight_ = false;

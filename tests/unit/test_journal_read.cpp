@@ -76,17 +76,13 @@ private:
 };
 
 // One daemon's view of one program "p": its buffer and the sink, as the
-// engine drives them (buffer first, then the listeners).
+// engine drives them (the buffer makes the lines, the sink gets the event).
 struct Daemon {
-    ProgramLog log;
     JournalSink sink;
-    Daemon(ListJournal& j, uint64_t lines) : log(lines, 1 << 20), sink(j.sender()) {
-        sink.setLogs([this](const std::string& n) -> const ProgramLog* { return n == "p" ? &log : nullptr; });
-    }
-    void out(bool isStderr, const std::string& data) {
-        log.append(isStderr, data);
-        sink.programOutput("p", isStderr ? Stream::Stderr : Stream::Stdout, data);
-    }
+    ProgramOutputs prog;
+    ProgramLog& log;
+    Daemon(ListJournal& j, uint64_t lines) : sink(j.sender()), prog(sink, "p", lines), log(prog.log) {}
+    void out(bool isStderr, const std::string& data) { prog.out(isStderr, data); }
 };
 
 std::vector<std::string> texts(const std::vector<JournalLine>& ls) {
@@ -130,12 +126,7 @@ TEST(JournalNumbers, AnUnfinishedLineTheBufferDoesNotHaveIsNotNumbered) {
     ListJournal j;
     Daemon d(j, 10);
     d.out(false, "one\ntwo");
-    d.sink.programStateChanged([] {
-        ProgramInfo i;
-        i.namespec = "p";
-        i.state = ProcessState::Exited;
-        return i;
-    }(), ProcessState::Running);
+    d.prog.runOver(); // exited; a descendant still holds the pipe
     ASSERT_EQ(j.entries.size(), 2u);
     EXPECT_EQ(j.entries[1]["MESSAGE"], "two");
     EXPECT_EQ(j.entries[1].count("SCOPEVISOR_LINE"), 0u);
@@ -146,11 +137,8 @@ TEST(JournalNumbers, ALastLineCompletedAtTheExitIsNumbered) {
     Daemon d(j, 10);
     d.out(true, "err\n");
     d.out(false, "one\ntwo");
-    d.log.flush(false); // the pipe's EOF
-    ProgramInfo exited;
-    exited.namespec = "p";
-    exited.state = ProcessState::Exited;
-    d.sink.programStateChanged(exited, ProcessState::Running);
+    d.prog.eof(false); // the pipe's EOF
+    d.prog.runOver();  // exited
     ASSERT_EQ(j.entries.size(), 3u);
     EXPECT_EQ(j.entries[2]["MESSAGE"], "two");
     EXPECT_EQ(j.entries[2]["SCOPEVISOR_LINE"], "2");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// The journal sink's lines and fields, with the send captured.
+// The journal sink's lines and fields, with the send captured. The lines
+// come as the engine publishes them (ProgramOutputs, journal_capture.h).
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -24,26 +25,16 @@ struct Capture {
     JournalSink::Sender sender() { return captureInto(entries, &fail); }
 };
 
-ProgramInfo info(const std::string& namespec, const std::string& name, ProcessState st, pid_t pid,
-                 const std::string& unit = {}) {
-    ProgramInfo i;
-    i.namespec = namespec;
-    i.name = name;
-    i.state = st;
-    i.pid = pid;
-    i.unit = unit;
-    return i;
-}
-
 } // namespace
 
 TEST(JournalSink, LinesCarryTheFieldsOfDesign) {
     Capture cap;
     JournalSink sink(cap.sender());
-    sink.programAdded(info("grp:web", "web", ProcessState::Stopped, 0));
-    sink.processStarted("grp:web", 1234, "scopevisor-grp:web.scope");
-    sink.programOutput("grp:web", Stream::Stdout, "hello\nworld\n");
-    sink.programOutput("grp:web", Stream::Stderr, "oops\r\n");
+    ProgramOutputs web(sink, "grp:web");
+    web.pid = 1234;
+    web.unit = "scopevisor-grp:web.scope";
+    web.out(false, "hello\nworld\n");
+    web.out(true, "oops\r\n");
     ASSERT_EQ(cap.entries.size(), 3u);
     Entry e = cap.entries[0];
     EXPECT_EQ(e["MESSAGE"], "hello");
@@ -64,14 +55,15 @@ TEST(JournalSink, LinesCarryTheFieldsOfDesign) {
 TEST(JournalSink, PartialLinesWaitPerStreamAndFlushAtStop) {
     Capture cap;
     JournalSink sink(cap.sender());
-    sink.processStarted("web", 10, "");
-    sink.programOutput("web", Stream::Stdout, "hel");
-    sink.programOutput("web", Stream::Stderr, "err-");
-    sink.programOutput("web", Stream::Stdout, "lo\npart");
+    ProgramOutputs web(sink, "web");
+    web.pid = 10;
+    web.out(false, "hel");
+    web.out(true, "err-");
+    web.out(false, "lo\npart");
     ASSERT_EQ(cap.entries.size(), 1u);
     EXPECT_EQ(cap.entries[0]["MESSAGE"], "hello");
     EXPECT_EQ(cap.entries[0].count("OBJECT_SYSTEMD_UNIT"), 0u); // direct backend: no scope
-    sink.programStateChanged(info("web", "web", ProcessState::Exited, 0), ProcessState::Running);
+    web.runOver(); // EXITED (Program::setState publishes what is pending)
     ASSERT_EQ(cap.entries.size(), 3u);
     EXPECT_EQ(cap.entries[1]["MESSAGE"], "part");
     EXPECT_EQ(cap.entries[2]["MESSAGE"], "err-");
@@ -79,12 +71,13 @@ TEST(JournalSink, PartialLinesWaitPerStreamAndFlushAtStop) {
     EXPECT_EQ(cap.entries[1]["OBJECT_PID"], "10");
 }
 
-TEST(JournalSink, PidComesFromStateChangesToo) {
+TEST(JournalSink, PidAndScopeComeWithTheEvent) {
     Capture cap;
     JournalSink sink(cap.sender());
-    sink.programStateChanged(info("web", "web", ProcessState::Running, 77, "scopevisor-web.scope"),
-                             ProcessState::Starting);
-    sink.programOutput("web", Stream::Stdout, "x\n");
+    ProgramOutputs web(sink, "web");
+    web.pid = 77;
+    web.unit = "scopevisor-web.scope";
+    web.out(false, "x\n");
     ASSERT_EQ(cap.entries.size(), 1u);
     EXPECT_EQ(cap.entries[0]["OBJECT_PID"], "77");
     EXPECT_EQ(cap.entries[0]["OBJECT_SYSTEMD_UNIT"], "scopevisor-web.scope");
@@ -93,13 +86,14 @@ TEST(JournalSink, PidComesFromStateChangesToo) {
 TEST(JournalSink, LongLinesAreSplitAsTheLogBufferSplitsThem) {
     Capture cap;
     JournalSink sink(cap.sender());
+    ProgramOutputs web(sink, "web");
     const size_t max = LogBuffer::kMaxLineBytes;
     // A two-byte character straddles the cut: it moves to the next line.
     std::string text(max - 1, 'a');
     text += "\xc3\xa9";
     text += std::string(10, 'b');
-    sink.programOutput("web", Stream::Stdout, text.substr(0, 1000));
-    sink.programOutput("web", Stream::Stdout, text.substr(1000) + "\n");
+    web.out(false, text.substr(0, 1000));
+    web.out(false, text.substr(1000) + "\n");
 
     LogBuffer buf(100, 4 * max);
     uint64_t seq = 1;
@@ -111,7 +105,7 @@ TEST(JournalSink, LongLinesAreSplitAsTheLogBufferSplitsThem) {
 
     // Exactly kMaxLineBytes before the newline: one line.
     cap.entries.clear();
-    sink.programOutput("web", Stream::Stdout, std::string(max, 'c') + "\n");
+    web.out(false, std::string(max, 'c') + "\n");
     ASSERT_EQ(cap.entries.size(), 1u);
 }
 
@@ -119,16 +113,18 @@ TEST(JournalSink, NoJournalIsCountedNotFatal) {
     Capture cap;
     cap.fail = ENOENT;
     JournalSink sink(cap.sender());
-    sink.programOutput("web", Stream::Stdout, "a\nb\n");
+    ProgramOutputs web(sink, "web");
+    web.out(false, "a\nb\n");
     EXPECT_EQ(sink.linesFailed(), 2u);
     EXPECT_EQ(sink.linesSent(), 0u);
 }
 
-TEST(JournalSink, RemovedProgramFlushesAndForgets) {
+TEST(JournalSink, RemovedProgramFlushes) {
     Capture cap;
     JournalSink sink(cap.sender());
-    sink.programOutput("web", Stream::Stdout, "tail");
-    sink.programRemoved(info("web", "web", ProcessState::Stopped, 0));
+    ProgramOutputs web(sink, "web");
+    web.out(false, "tail");
+    web.runOver(); // removed (Engine::deactivateGroup publishes what is pending)
     ASSERT_EQ(cap.entries.size(), 1u);
     EXPECT_EQ(cap.entries[0]["MESSAGE"], "tail");
     EXPECT_EQ(cap.entries[0]["SYSLOG_IDENTIFIER"], "web");

@@ -334,8 +334,8 @@ TEST(ProgramLog, MergesStreamsBySeq) {
     // One stream at a time.
     p.append(false, "x");
     p.append(true, "y");
-    EXPECT_EQ(p.flush(true), 1u);
-    EXPECT_EQ(p.flush(true), 0u);
+    EXPECT_EQ(p.flush(true).size(), 1u);
+    EXPECT_EQ(p.flush(true).size(), 0u);
     EXPECT_EQ(p.stderrBuf().line(4), "y");
     EXPECT_EQ(p.stderrBuf().seqOf(4), 7u);
     EXPECT_EQ(p.stdoutBuf().lastLine(), 3u);
@@ -387,6 +387,69 @@ TEST(ProgramLog, ClearAndResume) {
     EXPECT_EQ(r.lines, V({"x", "y"}));
     EXPECT_EQ(r.first, 90u);
     EXPECT_EQ(r.last, 91u);
+}
+
+namespace {
+
+std::vector<std::string> texts(const ProgramLog::NewLines& n) { return {n.texts.begin(), n.texts.end()}; }
+
+} // namespace
+
+TEST(ProgramLog, AppendReturnsTheNumberedLinesItMade) {
+    ProgramLog p(100, 1 << 20);
+    p.append(true, "e\n"); // seq 1
+    auto& a = p.append(false, "one\ntw");
+    EXPECT_EQ(texts(a), V({"one"}));
+    EXPECT_EQ(a.firstLine, 1u);
+    EXPECT_EQ(a.firstSeq, 2u);
+    auto& b = p.append(false, "o\nthree\nfo"); // "two" began in the read before
+    EXPECT_EQ(texts(b), V({"two", "three"}));
+    EXPECT_EQ(b.firstLine, 2u);
+    EXPECT_EQ(b.firstSeq, 3u);
+    EXPECT_TRUE(p.append(false, "u").texts.empty());
+    auto& c = p.flush(false); // the pipe's EOF
+    EXPECT_EQ(texts(c), V({"fou"}));
+    EXPECT_EQ(c.firstLine, 4u);
+    EXPECT_EQ(c.firstSeq, 5u);
+}
+
+TEST(ProgramLog, LinesBeyondTheBoundsStillComeOut) {
+    ProgramLog p(0, 1 << 20); // holds no line, numbers every one
+    p.append(false, "par");
+    auto& n = p.append(false, "tial\nx\n");
+    EXPECT_EQ(texts(n), V({"partial", "x"}));
+    EXPECT_EQ(n.firstLine, 1u);
+    EXPECT_EQ(p.stdoutBuf().lineCount(), 0u);
+}
+
+TEST(ProgramLog, ACutBackedOffIntoAnEarlierReadJoinsTwoLines) {
+    // The pending line ends in the first byte of a two-byte character, and
+    // the next read completes kMaxLineBytes: the cut moves before that
+    // byte, so the second line too begins in the earlier read.
+    const size_t max = LogBuffer::kMaxLineBytes;
+    ProgramLog p(100, 4 * max);
+    std::string text(max - 1, 'a');
+    text += "\xc3\xa9" "bb\n";
+    p.append(false, text.substr(0, max));
+    auto& n = p.append(false, text.substr(max));
+    ASSERT_EQ(n.size(), 2u);
+    EXPECT_EQ(n.texts[0], std::string(max - 1, 'a'));
+    EXPECT_EQ(n.texts[1], "\xc3\xa9" "bb");
+    EXPECT_EQ(std::string(p.stdoutBuf().line(2)), "\xc3\xa9" "bb");
+}
+
+TEST(ProgramLog, TakePendingGivesOutAPartialLineOnce) {
+    ProgramLog p(100, 1 << 20);
+    p.append(false, "one\ntw");
+    auto& t = p.takePending(false);
+    EXPECT_EQ(texts(t), V({"tw"}));
+    EXPECT_EQ(t.firstLine, 0u); // not numbered: the buffer still waits
+    EXPECT_TRUE(p.takePending(false).texts.empty());
+    EXPECT_TRUE(p.takePending(true).texts.empty());
+    auto& rest = p.append(false, "o\n");
+    EXPECT_EQ(texts(rest), V({"o"})); // only what was not given out
+    EXPECT_EQ(rest.firstLine, 2u);
+    EXPECT_EQ(std::string(p.stdoutBuf().line(2)), "two"); // the buffer has the whole line
 }
 
 // ---------------------------------------------------------------------------

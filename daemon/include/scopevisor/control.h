@@ -14,6 +14,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -193,6 +194,25 @@ struct DaemonInfo {
     size_t programCount = 0;
 };
 
+// What one read of a program's pipe gave (or its EOF, which completes a last
+// unterminated line): published once, as one event, for the journal sink,
+// the front ends and the adapters. Views are valid during the call only.
+struct OutputEvent {
+    const std::string& namespec;
+    std::string_view name; // the program's name (SYSLOG_IDENTIFIER)
+    Stream stream = Stream::Stdout;
+    pid_t pid = 0;         // the run that wrote it: kept after its exit (0: never ran)
+    std::string_view unit; // its scope (systemd backend)
+    // The lines completed, without '\n', split and numbered as the log
+    // buffer split and numbered them (docs/architecture.md §4): line
+    // `firstLine + i` of the stream, `firstSeq + i` of the program.
+    uint64_t firstLine = 0;
+    uint64_t firstSeq = 0;
+    std::span<const std::string_view> lines;
+    // The raw bytes as the program wrote them; empty for the EOF event.
+    std::string_view data;
+};
+
 // Events the engine publishes. Delivered on the engine thread.
 class Listener {
 public:
@@ -206,6 +226,12 @@ public:
     // made), so no programStateChanged comes with it; the next one (RUNNING,
     // after startsecs) may be long after.
     virtual void programSpawned(const ProgramInfo& now) { (void)now; }
+    // New output, as lines and as raw bytes. By default the raw bytes go to
+    // the programOutput below, for listeners that want bytes only.
+    virtual void output(const OutputEvent& ev) {
+        if (!ev.data.empty())
+            programOutput(ev.namespec, ev.stream, ev.data);
+    }
     // New output; `data` is raw bytes as the program wrote them.
     virtual void programOutput(const std::string& namespec, Stream s, std::string_view data) {
         (void)namespec; (void)s; (void)data;
