@@ -63,10 +63,6 @@ Authorizer::Subject busNameSubject(const Caller& who) {
     return {"system-bus-name", {{"name", sdbus::Variant(who.sender)}}, who.interactive};
 }
 
-void Authorizer::check(const Caller& who, const AuthRequest& req, AuthDone done) {
-    checkAll(who, {req}, std::move(done));
-}
-
 void Authorizer::checkAll(const Caller& who, std::vector<AuthRequest> reqs, AuthDone done) {
     if (!usePolkit_)
         return done(std::nullopt);

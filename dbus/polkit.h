@@ -46,13 +46,12 @@ public:
     Authorizer(sdbus::IConnection& conn, bool usePolkit);
     ~Authorizer();
 
-    // `done` runs on the loop thread: at once when no question has to be
-    // asked, otherwise when the answers arrive.
-    void check(const Caller& who, const AuthRequest& req, AuthDone done);
-    // Every request must be allowed (a group or all operation is asked for
-    // each program it touches, so a per-program rule holds for it too);
-    // the first refusal is the answer. Nothing is asked twice at once
-    // beyond a small window, to stay within the bus's pending-reply limit.
+    // Every request must be allowed (a group or all operation is asked
+    // for each program it touches, so a per-program rule holds for it too);
+    // the first refusal is the answer. At most a small window of questions
+    // is in flight, to stay within the bus's pending-reply limit. `done`
+    // runs on the loop thread: at once when no question has to be asked,
+    // otherwise when the answers arrive.
     void checkAll(const Caller& who, std::vector<AuthRequest> reqs, AuthDone done);
     // A local peer of an adapter's unix socket, as polkit's unix-process
     // subject (pid, start time, uid from SO_PEERCRED). Without polkit (the

@@ -70,7 +70,8 @@ public:
     void authorizeProcess(const UnixPeer& peer, uint64_t startTicks, Verb verb, const std::string& program,
                           std::function<void(bool, std::string)> done) override;
 
-    // Authorize the call `obj` is handling for every one of `reqs`.
+    // Authorize the call `obj` is handling for every one of `reqs` (all
+    // must be allowed), then run `action` as authorized() does.
     template <typename... R, typename Action>
     void authorizedAll(const sdbus::IObject& obj, sdbus::Result<R...>&& result, std::vector<AuthRequest> reqs,
                        Action action) {
@@ -91,15 +92,7 @@ public:
     template <typename... R, typename Action>
     void authorized(const sdbus::IObject& obj, sdbus::Result<R...>&& result, const AuthRequest& req,
                     Action action) {
-        auto reply = std::make_shared<sdbus::Result<R...>>(std::move(result));
-        std::weak_ptr<bool> alive = alive_;
-        auth_->check(currentCaller(obj), req, [alive, reply, action](std::optional<sdbus::Error> denied) {
-            if (!alive.lock())
-                return;
-            if (denied)
-                return replyError(reply, *denied);
-            runAction(reply, action);
-        });
+        authorizedAll(obj, std::move(result), std::vector<AuthRequest>{req}, std::move(action));
     }
 
     template <typename... R, typename Action>
