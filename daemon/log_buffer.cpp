@@ -194,6 +194,14 @@ uint64_t LogBuffer::splitPoint(uint64_t lineStart, uint64_t chunkBase, const cha
 
 size_t LogBuffer::append(std::string_view data, uint64_t& nextSeq, std::vector<std::string_view>* texts,
                          std::string* joined) {
+    // Two copies of the loop: without texts (no listener wants lines) the
+    // per-line work is what it was before lines were handed out.
+    return texts ? appendLines<true>(data, nextSeq, texts, joined) : appendLines<false>(data, nextSeq, nullptr, nullptr);
+}
+
+template <bool kTexts>
+size_t LogBuffer::appendLines(std::string_view data, uint64_t& nextSeq, std::vector<std::string_view>* texts,
+                              std::string* joined) {
     if (data.empty())
         return 0;
     const char* p0 = data.data();
@@ -209,7 +217,7 @@ size_t LogBuffer::append(std::string_view data, uint64_t& nextSeq, std::vector<s
     // two at most, hence two strings.
     size_t joinedUsed = 0;
     auto emit = [&](uint64_t start, uint64_t end) {
-        if (!texts)
+        if constexpr (!kTexts)
             return;
         if (start >= base) {
             texts->emplace_back(p0 + (start - base), static_cast<size_t>(end - start));

@@ -107,6 +107,9 @@ private:
         uint64_t seq;
     };
 
+    template <bool kTexts>
+    size_t appendLines(std::string_view data, uint64_t& nextSeq, std::vector<std::string_view>* texts,
+                       std::string* joined);
     void completeLine(uint64_t start, uint64_t& nextSeq);
     void popLine() noexcept;
     void growLines();
