@@ -16,7 +16,7 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "support"))
-from waiting import wait_for  # noqa: E402,F401
+from waiting import end_process, wait_for  # noqa: E402,F401
 
 DAEMON = os.environ.get("SCOPEVISORD", "build/daemon/scopevisord")
 CERTS_SCRIPT = os.environ.get("KHANAT_CERTS_SCRIPT", "contrib/certs/make-khanat-certs.sh")
@@ -143,13 +143,7 @@ class Daemon:
             return ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.notify.close()
 
 

@@ -20,7 +20,7 @@ import time
 import steward_gob as sg
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "support"))
-from waiting import wait_for  # noqa: E402,F401
+from waiting import end_process, wait_for  # noqa: E402,F401
 
 DAEMON = os.environ.get("SCOPEVISORD", "build/daemon/scopevisord")
 NATS_SERVER = os.environ.get("NATS_SERVER") or shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -62,13 +62,8 @@ class NatsServer:
         assert wait_for(up, 10), read(self.log)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            end_process(self.proc, 10)
 
     @property
     def address(self):
@@ -302,14 +297,7 @@ class Daemon:
         return self.proc.poll() is None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return end_process(self.proc, 20)
 
     def send_json(self, messages):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -13,7 +13,7 @@ import xmlrpc.client
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "support"))
-from waiting import wait_for  # noqa: E402,F401
+from waiting import end_process, wait_for  # noqa: E402,F401
 
 DAEMON = os.environ.get("SCOPEVISORD", "build/daemon/scopevisord")
 SUPERVISORCTL = os.environ.get("SUPERVISORCTL", "/usr/bin/supervisorctl")
@@ -198,13 +198,7 @@ serverurl = unix://{self.sock}
         return self.rpc().supervisor.getProcessInfo(name)["statename"]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
 
 
 @pytest.fixture
